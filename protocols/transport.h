@@ -1,0 +1,60 @@
+/* The interface between the run (harness) and a transport (mqtt, lorawan, modbus). A transport
+ * owns its sockets on the one libev loop, receives every sample of the fleets that name it, and
+ * turns commands from the network into fb_engine_command() calls. Nothing here may block. */
+#ifndef FB_TRANSPORT_H
+#define FB_TRANSPORT_H
+#include <stdbool.h>
+#include <stdio.h>
+#include <ev.h>
+#include <jansson.h>
+#include "sim/engine.h"
+#include "sim/scenario.h"
+
+struct fb_transport;
+
+struct fb_transport_env {
+	struct ev_loop *loop;
+	struct fb_engine *engine;
+	const struct fb_scenario *scenario;
+	uint32_t shard_index, shard_count;
+	const char *state_file;      /* --state FILE, or NULL */
+	/* Virtual time -> wall clock (CLOCK_REALTIME µs) for the current pacing; in max mode the
+	 * wall time at which the engine ran the event. For latency from the scheduled time. */
+	fb_time_us (*wall_of)(void *arg, fb_time_us virtual_t);
+	void *wall_arg;
+};
+
+struct fb_transport_ops {
+	const char *name;                  /* the value of a fleet's `transport:` */
+	const char *const *codecs;         /* codecs it can carry, NULL-terminated; first is default */
+	const char *const *extra_params;   /* fleet `params:` keys it reads (e.g. "apikey") */
+	/* Reads transports.<name> (config may be NULL when absent) and the fleets that use it;
+	 * prints located errors and returns NULL on bad input. */
+	struct fb_transport *(*create)(const struct fb_transport_env *env, const struct fb_ynode *config);
+	/* Starts connecting; returns 0, or -1 after fb_error when nothing can start. */
+	int (*start)(struct fb_transport *t);
+	/* True once the transport can take samples (connections up, or given up per its policy). */
+	bool (*ready)(struct fb_transport *t);
+	/* One sample of a fleet of this transport. Must not block; queue what cannot be sent. */
+	void (*send)(struct fb_transport *t, const struct fb_sample *s);
+	/* Backpressure: true while the engine should not produce more (max speed mode). */
+	bool (*busy)(struct fb_transport *t);
+	/* Virtual time the engine must not pass yet (a real peer's reply is awaited), or
+	 * FB_TIME_NEVER. */
+	fb_time_us (*hold_until)(struct fb_transport *t);
+	/* Begins an orderly end (flush in flight, disconnect); returns true once done. */
+	bool (*drain)(struct fb_transport *t);
+	/* Counters for the summary (text, one line each) and the JSON report. */
+	void (*summary)(struct fb_transport *t, FILE *out);
+	json_t *(*report)(struct fb_transport *t);
+	/* 0 if the run went as it should from this transport's view; 1 on a runtime failure
+	 * (e.g. nothing could connect). */
+	int (*status)(struct fb_transport *t);
+	void (*free)(struct fb_transport *t);
+};
+
+/* The transports compiled in, NULL-terminated (protocols/transports.c). */
+extern const struct fb_transport_ops *const fb_transports[];
+const struct fb_transport_ops *fb_transport_find(const char *name);
+
+#endif
