@@ -1,0 +1,286 @@
+#include <stdlib.h>
+#include <string.h>
+#include "sim/engine.h"
+#include "sim/log.h"
+#include "sim/queue.h"
+
+/* A fleet's share of this shard. */
+struct fleet_run {
+	const struct fb_fleet *fleet;
+	uint32_t first, count;          /* this shard's devices of the fleet (global indexes) */
+	unsigned char *state;           /* count * model->state_size */
+	size_t state_size;
+	fb_time_us interval_span_s;     /* interval_max - interval, whole seconds (0: fixed) */
+};
+
+struct fb_engine {
+	const struct fb_scenario *sc;
+	struct fb_world world;
+	struct fb_tz *tz;
+	fb_time_us start, end, now;
+	uint32_t first, count;          /* this shard's global indexes */
+	struct fleet_run *fleets;       /* only those with devices in this shard, in fleet order */
+	size_t nfleets;
+	uint32_t *seq;                  /* per local device */
+	struct fb_rng *rng;             /* per local device, FB_RNG_VALUES */
+	struct fb_queue q;
+	fb_sample_fn sink;
+	void *sink_arg;
+	uint64_t events, samples, commands;
+	uint64_t *samples_by_fleet;     /* sc->nfleets */
+	double values[FB_MAX_FIELDS];
+};
+
+static struct fleet_run *fleet_run_of(const struct fb_engine *e, uint32_t device)
+{
+	size_t lo = 0, hi = e->nfleets;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (e->fleets[mid].first <= device)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &e->fleets[lo];
+}
+
+static inline fb_time_us device_interval(const struct fb_engine *e, const struct fleet_run *fr,
+                                         uint32_t device)
+{
+	if (!fr->interval_span_s)
+		return fr->fleet->interval_us;
+	uint64_t h = fb_hash64(e->world.seed, device, FB_RNG_SCHEDULE, 0x1e7);
+	return fr->fleet->interval_us + (fb_time_us)(h % (uint64_t)(fr->interval_span_s + 1)) * FB_US_PER_S;
+}
+
+static inline void make_ctx(struct fb_engine *e, struct fleet_run *fr, uint32_t device,
+                            struct fb_device_ctx *ctx)
+{
+	const struct fb_fleet *f = fr->fleet;
+	ctx->world = &e->world;
+	ctx->model = f->model;
+	ctx->fleet = f;
+	ctx->site = f->site;
+	ctx->params = f->params;
+	ctx->index = device;
+	ctx->index_in_fleet = device - f->first;
+	ctx->interval_us = device_interval(e, fr, device);
+	ctx->rng = &e->rng[device - e->first];
+}
+
+static inline void *device_state(struct fleet_run *fr, uint32_t device)
+{
+	return fr->state + (size_t)(device - fr->first) * fr->state_size;
+}
+
+/* Event times are whole milliseconds, so the trace's ms timestamps keep event order. */
+static inline fb_time_us ceil_ms(fb_time_us t)
+{
+	fb_time_us r = t % FB_US_PER_MS;
+	return r ? t + (FB_US_PER_MS - r) : t;
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+	const struct fb_event *x = a, *y = b;
+	return fb_event_less(x, y) ? -1 : fb_event_less(y, x) ? 1 : 0;
+}
+
+struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_index,
+                                uint32_t shard_count, fb_time_us start, fb_time_us duration)
+{
+	struct fb_engine *e = calloc(1, sizeof *e);
+	struct fb_event *initial = NULL;
+	if (!e)
+		goto oom;
+	e->sc = sc;
+	e->start = e->now = start;
+	e->end = start + duration;
+	uint64_t from, to;
+	fb_shard_segment(sc->ndevices, shard_index, shard_count, &from, &to);
+	e->first = (uint32_t)from;
+	e->count = (uint32_t)(to - from);
+	e->tz = fb_tz_new(sc->timezone, e->start, e->end);
+	if (!e->tz) {
+		fb_error("unknown time zone '%s'", sc->timezone);
+		fb_engine_free(e);
+		return NULL;
+	}
+	e->world = (struct fb_world){ sc->seed, e->tz, e->start, e->end, sc->sites, sc->nsites };
+	e->samples_by_fleet = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->samples_by_fleet);
+	e->fleets = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->fleets);
+	e->seq = calloc(e->count ? e->count : 1, sizeof *e->seq);
+	e->rng = malloc((e->count ? e->count : 1) * sizeof *e->rng);
+	if (!e->samples_by_fleet || !e->fleets || !e->seq || !e->rng)
+		goto oom;
+	fb_queue_init(&e->q);
+	for (size_t i = 0; i < sc->nfleets; i++) {
+		const struct fb_fleet *f = &sc->fleets[i];
+		uint32_t lo = f->first > e->first ? f->first : e->first;
+		uint32_t hi_f = f->first + f->count, hi_s = e->first + e->count;
+		uint32_t hi = hi_f < hi_s ? hi_f : hi_s;
+		if (lo >= hi)
+			continue;
+		struct fleet_run *fr = &e->fleets[e->nfleets++];
+		fr->fleet = f;
+		fr->first = lo;
+		fr->count = hi - lo;
+		fr->state_size = (f->model->state_size + 7) & ~(size_t)7;
+		if (f->interval_max_us > f->interval_us)
+			fr->interval_span_s = (f->interval_max_us - f->interval_us) / FB_US_PER_S;
+		if (fr->state_size && !(fr->state = calloc(fr->count, fr->state_size)))
+			goto oom;
+	}
+	if (fb_queue_reserve(&e->q, 1024) ||
+	    !(initial = malloc((e->count ? e->count : 1) * sizeof *initial)))
+		goto oom;
+	size_t ninitial = 0;
+	for (size_t i = 0; i < e->nfleets; i++) {
+		struct fleet_run *fr = &e->fleets[i];
+		const struct fb_model *m = fr->fleet->model;
+		for (uint32_t d = fr->first; d < fr->first + fr->count; d++) {
+			struct fb_device_ctx ctx;
+			fb_rng_init(&e->rng[d - e->first], sc->seed, d, FB_RNG_VALUES);
+			make_ctx(e, fr, d, &ctx);
+			if (m->init)
+				m->init(&ctx, device_state(fr, d), e->start);
+			/* First sample: a device-specific phase within its interval (shard-invariant). */
+			double u = fb_unit(fb_hash64(sc->seed, d, FB_RNG_SCHEDULE, 0));
+			fb_time_us t = ceil_ms(e->start + (fb_time_us)(u * (double)ctx.interval_us));
+			if (t < e->end)
+				initial[ninitial++] = (struct fb_event){ t, (uint64_t)d << 32 };
+		}
+	}
+	/* Pushed in event order, every first event lands on its period's ring (the fast path). */
+	qsort(initial, ninitial, sizeof *initial, cmp_event);
+	for (size_t i = 0; i < ninitial; i++) {
+		uint32_t d = (uint32_t)(initial[i].tie >> 32);
+		struct fleet_run *fr = fleet_run_of(e, d);
+		fb_time_us period = fr->fleet->model->next_time ? 0 : device_interval(e, fr, d);
+		if (fb_queue_push(&e->q, initial[i], period))
+			goto oom;
+	}
+	free(initial);
+	return e;
+oom:
+	free(initial);
+	fb_error("out of memory instantiating %llu devices (try more shards: --shard i/N)",
+	         (unsigned long long)(e ? e->count : 0));
+	fb_engine_free(e);
+	return NULL;
+}
+
+void fb_engine_free(struct fb_engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nfleets; i++)
+		free(e->fleets[i].state);
+	free(e->fleets);
+	free(e->seq);
+	free(e->rng);
+	free(e->samples_by_fleet);
+	fb_queue_release(&e->q);
+	fb_tz_free(e->tz);
+	free(e);
+}
+
+void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
+{
+	e->sink = fn;
+	e->sink_arg = arg;
+}
+
+size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
+{
+	size_t ran = 0;
+	if (until > e->end)
+		until = e->end;
+	while (ran < max_events) {
+		const struct fb_event *top = fb_queue_peek(&e->q);
+		if (!top || top->t >= until)
+			break;
+		struct fb_event ev;
+		fb_queue_pop(&e->q, &ev);
+		uint32_t d = (uint32_t)(ev.tie >> 32);
+		struct fleet_run *fr = fleet_run_of(e, d);
+		const struct fb_model *m = fr->fleet->model;
+		void *st = device_state(fr, d);
+		struct fb_device_ctx ctx;
+		make_ctx(e, fr, d, &ctx);
+		e->now = ev.t;
+		m->sample(&ctx, st, ev.t, e->values);
+		for (unsigned i = 0; i < m->nfields; i++)
+			e->values[i] = fb_field_quantize(&m->fields[i], e->values[i]);
+		uint32_t *seq = &e->seq[d - e->first];
+		struct fb_sample s = { fr->fleet, m, d, *seq, ev.t, e->values };
+		if (e->sink)
+			e->sink(e->sink_arg, &s);
+		++*seq;
+		e->samples++;
+		e->samples_by_fleet[fr->fleet->index]++;
+		e->events++;
+		ran++;
+		fb_time_us next, period = 0;
+		if (m->next_time) {
+			next = ceil_ms(m->next_time(&ctx, st, ev.t));
+			if (next <= ev.t)
+				next = ev.t + FB_US_PER_MS;     /* never twice at one instant */
+		} else {
+			next = ev.t + ctx.interval_us;
+			period = ctx.interval_us;
+		}
+		if (next < e->end) {
+			struct fb_event nx = { next, (uint64_t)d << 32 | *seq };
+			if (fb_queue_push(&e->q, nx, period)) {
+				fb_error("out of memory in the event queue");
+				break;
+			}
+		}
+	}
+	return ran;
+}
+
+fb_time_us fb_engine_next_time(const struct fb_engine *e)
+{
+	const struct fb_event *top = fb_queue_peek(&e->q);
+	return top && top->t < e->end ? top->t : FB_TIME_NEVER;
+}
+
+fb_time_us fb_engine_now(const struct fb_engine *e) { return e->now; }
+fb_time_us fb_engine_end(const struct fb_engine *e) { return e->end; }
+const struct fb_world *fb_engine_world(const struct fb_engine *e) { return &e->world; }
+uint32_t fb_engine_first_device(const struct fb_engine *e) { return e->first; }
+uint32_t fb_engine_device_count(const struct fb_engine *e) { return e->count; }
+
+int fb_engine_command(struct fb_engine *e, uint32_t device, const char *field, double value)
+{
+	if (device < e->first || device - e->first >= e->count || !e->nfleets)
+		return -1;
+	struct fleet_run *fr = fleet_run_of(e, device);
+	const struct fb_model *m = fr->fleet->model;
+	int fi = fb_model_field_index(m, field);
+	if (fi < 0 || !m->fields[fi].writable || !m->command)
+		return -2;
+	if (!(value >= m->fields[fi].min && value <= m->fields[fi].max))
+		return -3;
+	struct fb_device_ctx ctx;
+	make_ctx(e, fr, device, &ctx);
+	if (m->command(&ctx, device_state(fr, device), e->now, field, value))
+		return -3;
+	e->commands++;
+	return 0;
+}
+
+void fb_engine_stats(const struct fb_engine *e, struct fb_engine_stats *out)
+{
+	out->events = e->events;
+	out->samples = e->samples;
+	out->commands = e->commands;
+	out->samples_by_fleet = e->samples_by_fleet;
+}
+
+int fb_engine_validate(const struct fb_engine *e)
+{
+	return fb_queue_validate(&e->q);
+}
