@@ -42,13 +42,23 @@ int fb_parse_duration(const char *text, fb_time_us *out)
 	if (!p || !*p)
 		return -1;
 	while (*p) {
-		if (!isdigit((unsigned char)*p) && *p != '.')
+		/* digits, optionally a point and more digits: no signs, exponents or hex */
+		long double v = 0, scale = 1;
+		int ndigits = 0;
+		while (isdigit((unsigned char)*p)) {
+			v = v * 10 + (*p++ - '0');
+			ndigits++;
+		}
+		if (*p == '.') {
+			p++;
+			while (isdigit((unsigned char)*p)) {
+				scale /= 10;
+				v += (*p++ - '0') * scale;
+				ndigits++;
+			}
+		}
+		if (!ndigits)
 			return -1;
-		char *end;
-		long double v = strtold(p, &end);
-		if (end == p || v < 0)
-			return -1;
-		p = end;
 		long double unit;
 		if (!strncmp(p, "us", 2)) { unit = 1; p += 2; }
 		else if (!strncmp(p, "ms", 2)) { unit = FB_US_PER_MS; p += 2; }
