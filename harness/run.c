@@ -64,7 +64,7 @@ struct run {
 	ev_signal sigint, sigterm;
 
 	fb_time_us wall0, virt0;    /* paced: wall = wall0 + (virt - virt0) / speed */
-	fb_time_us wall_start, wall_end;
+	fb_time_us process_start, wall_start, wall_end;
 	double lag_max_s, lag_sum_s;
 	uint64_t lag_count, late_events;
 	fb_time_us held_us;         /* wall time the engine waited on a peer */
@@ -359,7 +359,8 @@ static void print_summary(struct run *r)
 	fprintf(stderr, "  devices       %u\n", fb_engine_device_count(r->e));
 	fprintf(stderr, "  samples       %llu\n", (unsigned long long)st.samples);
 	fprintf(stderr, "  virtual span  %s .. %s (%s)\n", a, b, span);
-	fprintf(stderr, "  wall time     %.3f s\n", wall);
+	fprintf(stderr, "  wall time     %.3f s (start-up %.3f s)\n", wall,
+	        (double)(r->wall_start - r->process_start) / 1e6);
 	fprintf(stderr, "  rate          %.0f samples/s\n", wall > 0 ? (double)st.samples / wall : 0);
 	fprintf(stderr, "  peak RSS      %.1f MiB\n", peak_rss_mib());
 	if (r->o.speed_mode == FB_SPEED_PACED)
@@ -425,6 +426,7 @@ static int write_report(struct run *r)
 	json_object_set_new(rep, "samples", json_integer((json_int_t)st.samples));
 	json_object_set_new(rep, "commands", json_integer((json_int_t)st.commands));
 	json_object_set_new(rep, "wall_time_s", json_real(wall));
+	json_object_set_new(rep, "startup_s", json_real((double)(r->wall_start - r->process_start) / 1e6));
 	json_object_set_new(rep, "samples_per_s", json_real(wall > 0 ? (double)st.samples / wall : 0));
 	json_object_set_new(rep, "peak_rss_mib", json_real(peak_rss_mib()));
 	json_object_set_new(rep, "samples_by_type", count_object(r, st.samples_by_fleet, 0));
@@ -567,6 +569,7 @@ int fb_cmd_run(int argc, char **argv)
 {
 	struct run r;
 	memset(&r, 0, sizeof r);
+	r.process_start = fb_wall_now();
 	if (parse_run_args(argc, argv, &r.o))
 		return FB_EXIT_USAGE;
 	if (r.o.quiet)

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The command line as a user and a pipeline use it: help, exit codes, the trace's determinism
+# and the shard-union property through the binary, the report, check and types.
+set -u
+cd "$(dirname "$0")/../.."
+FB=${B:-build}/fleetbench
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+ok()   { echo "ok: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails+1)); }
+expect_code() {  # expect_code CODE DESCRIPTION -- command...
+  local want=$1 what=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
+  if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else fail "$what: exit $got, wanted $want"; cat "$tmp/err"; fi
+}
+expect_err() {   # expect_err PATTERN DESCRIPTION
+  if grep -qE -- "$1" "$tmp/err"; then ok "$2"; else fail "$2: stderr lacks '$1'"; cat "$tmp/err"; fi
+}
+
+expect_code 0 "--version" -- $FB --version
+grep -q '^fleetbench [0-9]' "$tmp/out" && ok "version printed" || fail "version printed"
+expect_code 0 "--help" -- $FB --help
+grep -q 'run SCENARIO' "$tmp/out" && ok "help lists run" || fail "help lists run"
+for c in run check types; do
+  expect_code 0 "$c --help" -- $FB $c --help
+  grep -q "usage: fleetbench $c" "$tmp/out" && ok "$c help text" || fail "$c help text"
+done
+expect_code 2 "no command" -- $FB
+expect_code 2 "unknown command" -- $FB rnu
+expect_err "unknown command 'rnu' \(did you mean 'run'\?\)" "command suggestion"
+expect_code 2 "unknown option" -- $FB run scenarios/ci-smoke.yaml --sped max
+expect_err "unknown option '--sped'" "unknown option named"
+expect_err "try 'fleetbench run --help'" "hint to help"
+expect_code 2 "bad speed" -- $FB run scenarios/ci-smoke.yaml --speed fast
+expect_err "invalid --speed 'fast'" "bad speed named"
+expect_code 2 "bad duration" -- $FB run scenarios/ci-smoke.yaml --duration 10
+expect_err "invalid --duration '10'" "bad duration named"
+expect_code 2 "bad shard" -- $FB run scenarios/ci-smoke.yaml --shard 3/3
+expect_err "invalid --shard '3/3'" "bad shard named"
+expect_code 2 "bad start" -- $FB run scenarios/ci-smoke.yaml --start tomorrow
+expect_code 2 "bad seed" -- $FB run scenarios/ci-smoke.yaml --seed -4
+expect_code 2 "missing scenario" -- $FB run
+expect_code 2 "unreadable scenario" -- $FB run "$tmp/nope.yaml"
+expect_err "nope.yaml" "unreadable file named"
+printf 'name: x\nfleets:\n  - {type: noize, count: 2, site: s}\nsites:\n  - {id: s, lat: 43, lon: 5}\n' > "$tmp/bad.yaml"
+expect_code 2 "scenario error" -- $FB check "$tmp/bad.yaml"
+expect_err "bad.yaml:3:[0-9]+: error: unknown sensor type 'noize' \(did you mean 'noise'\?\)" "located scenario error"
+
+# A run: the summary, the trace and the report.
+expect_code 0 "run ci-smoke" -- $FB run scenarios/ci-smoke.yaml --out "$tmp/a.jsonl" --report "$tmp/r.json"
+expect_err "samples" "summary on stderr"
+lines=$(wc -l < "$tmp/a.jsonl")
+[ "$lines" -gt 100 ] && ok "trace has $lines lines" || fail "trace too short ($lines)"
+head -1 "$tmp/a.jsonl" | grep -qE '^\{"ts":"2026-06-01T16:00:[0-9]{2}\.[0-9]{3}Z","device":"[a-z-]+-[0-9]{6}","type":"[a-z-]+","site":"[a-z-]+","seq":0,"values":\{' \
+  && ok "trace line shape" || { fail "trace line shape"; head -1 "$tmp/a.jsonl"; }
+node -e '
+  const fs=require("fs"); const r=JSON.parse(fs.readFileSync(process.argv[1]));
+  const lines=fs.readFileSync(process.argv[2],"utf8").trim().split("\n").map(JSON.parse);
+  if (r.samples!==lines.length) throw "report samples "+r.samples+" != trace "+lines.length;
+  const byType={}; for (const l of lines) byType[l.type]=(byType[l.type]||0)+1;
+  for (const t in byType) if (r.samples_by_type[t]!==byType[t]) throw "by type "+t;
+  let prev=null; for (const l of lines) { const k=[l.ts,Number(l.device.slice(-6))];
+    if (prev && (k[0]<prev[0] || (k[0]===prev[0] && k[1]<=prev[1]))) throw "order at "+JSON.stringify(l); prev=k; }
+  const seq={}; for (const l of lines) { if ((seq[l.device]||0)!==l.seq) throw "seq gap "+l.device; seq[l.device]=l.seq+1; }
+' "$tmp/r.json" "$tmp/a.jsonl" && ok "report counts match the trace; order and seq hold" || fail "report/trace consistency"
+
+# Determinism: same scenario and seed, byte-identical trace, also at another speed mode.
+$FB run scenarios/ci-smoke.yaml --quiet --out "$tmp/b.jsonl" 
+cmp -s "$tmp/a.jsonl" "$tmp/b.jsonl" && ok "two runs byte-identical" || fail "two runs differ"
+$FB run scenarios/ci-smoke.yaml --quiet --duration 30m --speed x3600 --out "$tmp/p.jsonl"
+$FB run scenarios/ci-smoke.yaml --quiet --duration 30m --out "$tmp/m.jsonl"
+cmp -s "$tmp/p.jsonl" "$tmp/m.jsonl" && ok "paced x3600 trace equals max-speed trace" || fail "paced trace differs"
+$FB run scenarios/ci-smoke.yaml --quiet --seed 2 --out "$tmp/c.jsonl"
+cmp -s "$tmp/a.jsonl" "$tmp/c.jsonl" && fail "another seed gives the same trace" || ok "another seed, another trace"
+
+# Shards: the union of the shards' traces, sorted, is the single run's trace, sorted.
+sort "$tmp/a.jsonl" > "$tmp/a.sorted"
+for n in 1 2 3 7; do
+  : > "$tmp/u.jsonl"
+  for i in $(seq 0 $((n-1))); do
+    $FB run scenarios/ci-smoke.yaml --quiet --shard "$i/$n" --out "$tmp/s.jsonl" || fail "shard $i/$n"
+    cat "$tmp/s.jsonl" >> "$tmp/u.jsonl"
+  done
+  sort "$tmp/u.jsonl" | cmp -s - "$tmp/a.sorted" && ok "shard union N=$n" || fail "shard union N=$n"
+done
+
+# Paced mode keeps to the wall clock; --max-lag turns lag into exit 1.
+start=$(date +%s%N)
+expect_code 0 "realtime x600 run" -- $FB run scenarios/ci-smoke.yaml --duration 10m --speed x600 --quiet
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$el" -ge 900 ] && [ "$el" -lt 5000 ] && ok "x600 over 10 min took ${el} ms (about 1 s)" || fail "x600 took ${el} ms"
+expect_code 1 "max-lag exceeded" -- $FB run ci/bench/million.yaml --duration 10m --speed x100000 --max-lag 1ms --quiet
+expect_err "exceeds --max-lag" "lag failure named"
+
+# A trace that cannot be written is a runtime failure.
+expect_code 1 "unwritable trace" -- $FB run scenarios/ci-smoke.yaml --out /nonexistent/dir/t.jsonl --quiet
+expect_code 1 "full disk" -- $FB run scenarios/ci-smoke.yaml --out /dev/full --quiet
+expect_err "cannot write the trace" "write error named"
+
+# check prints the plan; types lists every type.
+expect_code 0 "check" -- $FB check scenarios/ci-smoke.yaml --shard 1/3
+grep -q "shard 1/3: devices \[" "$tmp/out" && ok "check shows the shard segment" || fail "check segment"
+grep -q "samples per simulated hour" "$tmp/out" && ok "check shows samples per hour" || fail "check rate"
+expect_code 0 "types" -- $FB types
+for t in noise waste water-level water-quality bike-counter pedestrian-counter streetlight; do
+  grep -q "^$t " "$tmp/out" && ok "types lists $t" || fail "types lists $t"
+done
+expect_code 2 "types unknown" -- $FB types streetlite
+expect_err "did you mean 'streetlight'" "types suggestion"
+
+# SIGINT: stop generating, write the report, exit 130.
+$FB run scenarios/ci-smoke.yaml --speed realtime --quiet --report "$tmp/int.json" & pid=$!
+# wait until it sleeps in its event loop (state S), then interrupt it
+for _ in $(seq 1 500); do
+  st=$(awk '{print $3}' /proc/$pid/stat 2>/dev/null); [ "$st" = S ] && break
+  read -t 0.01 < /dev/zero 2>/dev/null || true
+done
+kill -INT $pid; wait $pid; code=$?
+[ "${code:-0}" = 130 ] && ok "SIGINT exits 130" || fail "SIGINT exit ${code:-none}"
+[ -s "$tmp/int.json" ] && ok "report written on SIGINT" || fail "no report on SIGINT"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]
