@@ -200,8 +200,7 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		const struct fb_event *top = fb_queue_peek(&e->q);
 		if (!top || top->t >= until)
 			break;
-		struct fb_event ev;
-		fb_queue_pop(&e->q, &ev);
+		struct fb_event ev = *top;     /* rescheduled in place below, or popped */
 		uint32_t d = (uint32_t)(ev.tie >> 32);
 		struct fleet_run *fr = fleet_run_of(e, d);
 		const struct fb_model *m = fr->fleet->model;
@@ -230,12 +229,17 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 			next = ev.t + ctx.interval_us;
 			period = ctx.interval_us;
 		}
+		int rc;
 		if (next < e->end) {
 			struct fb_event nx = { next, (uint64_t)d << 32 | *seq };
-			if (fb_queue_push(&e->q, nx, period)) {
-				fb_error("out of memory in the event queue");
-				break;
-			}
+			rc = fb_queue_replace_top(&e->q, nx, period);
+		} else {
+			struct fb_event gone;
+			rc = fb_queue_pop(&e->q, &gone);
+		}
+		if (rc) {
+			fb_error("out of memory in the event queue");
+			break;
 		}
 	}
 	return ran;

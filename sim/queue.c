@@ -259,6 +259,31 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
 	return 0;
 }
 
+int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
+{
+	int top_in_heap = q->heap_n &&
+	                  (!q->heads_n || fb_event_less(&q->heap[0], ring_head(&q->fifos[q->heads[0]])));
+	if (top_in_heap) {
+		/* Would the new event take the ring fast path? Then it cannot replace the root. */
+		int to_ring = 0;
+		if (period_us > 0) {
+			uint32_t fi;
+			if (find_fifo(q, period_us, &fi))
+				return -1;
+			const struct fb_fifo *f = &q->fifos[fi];
+			to_ring = f->n == 0 || fb_event_less(ring_tail(f), &ev);
+		}
+		if (!to_ring) {
+			heap_down(q->heap, q->heap_n, 0, ev);
+			return 0;
+		}
+	}
+	struct fb_event dropped;
+	if (fb_queue_pop(q, &dropped))
+		return -1;
+	return fb_queue_push(q, ev, period_us);
+}
+
 int fb_queue_validate(const struct fb_queue *q)
 {
 	size_t total = q->heap_n;

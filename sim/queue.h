@@ -52,6 +52,10 @@ int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us);
 const struct fb_event *fb_queue_peek(const struct fb_queue *q);
 /* Removes the least event into *out; returns 0, or -1 when empty. */
 int fb_queue_pop(struct fb_queue *q, struct fb_event *out);
+/* Removes the least event and adds `ev` in one step: when both are heap events the new one
+ * takes the root's place and sifts down once (libev's timers_reify re-arm), instead of a pop
+ * and a push. Returns 0, or -1 when empty or out of memory. */
+int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us period_us);
 static inline size_t fb_queue_size(const struct fb_queue *q) { return q->count; }
 /* 0 when every invariant holds (heap order, ring order, heads heap and positions). */
 int fb_queue_validate(const struct fb_queue *q);
