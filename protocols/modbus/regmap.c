@@ -7,7 +7,7 @@
  *   1000 + 2i   field i as a scaled integer: value = raw * resolution; uint16 or int16 when the
  *               range fits (the odd register after it is reserved), else uint32 / int32
  *   2000 + k/16 status word: bit k%16 is the k-th boolean field
- *   3000..3007  device id, ASCII (16 characters); 3008..3009 global device index, uint32
+ *   3000..3015  device id, ASCII (32 characters); 3016..3017 global device index, uint32
  *   coils 0 + k          the k-th writable boolean field
  *   discrete inputs 0+k  the k-th boolean field
  * FC 43/14 objects: vendor "fleetbench", product code = type name, revision "1.0", product
@@ -19,7 +19,7 @@
 #include "sim/log.h"
 
 enum { DEFAULT_FLOAT_BASE = 0, DEFAULT_SCALED_BASE = 1000, DEFAULT_STATUS_BASE = 2000,
-       DEFAULT_IDENT_BASE = 3000, DEVICE_ID_REGS = 8 };
+       DEFAULT_IDENT_BASE = 3000, DEVICE_ID_REGS = 16 };
 
 static uint16_t swap16(uint16_t v) { return (uint16_t)((v << 8) | (v >> 8)); }
 
@@ -314,7 +314,7 @@ static size_t first_covering(const struct fb_regmap *map, enum fb_mb_table table
 static double source_value(const struct fb_mb_entry *e, const struct fb_mb_devview *d)
 {
 	switch (e->source) {
-	case FB_MB_SRC_FIELD: return d->values ? d->values[e->field] : NAN;
+	case FB_MB_SRC_FIELD: return d->values && e->field >= 0 ? d->values[e->field] : NAN;
 	case FB_MB_SRC_CONST: return e->constant;
 	case FB_MB_SRC_DEVICE_INDEX: return d->device;
 	case FB_MB_SRC_DEVICE_ID: return NAN;

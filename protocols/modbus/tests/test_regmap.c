@@ -73,7 +73,7 @@ static void test_default_map_reads(void **state)
 	struct fb_regmap *map = fb_regmap_default(&mbtest_model, FB_MB_CDAB);
 	double values[] = { 40, 37.3, -12.25, 3000000000.0, 1, 0 };
 	struct fb_mb_devview d = { .values = values, .device_id = "light-000042", .device = 42 };
-	uint16_t r[16];
+	uint16_t r[24];
 	uint8_t bits[2];
 	(void)state;
 	assert_non_null(map);
@@ -95,11 +95,12 @@ static void test_default_map_reads(void **state)
 	assert_int_equal(fb_regmap_read_regs(map, FB_MB_INPUT, 2000, 1, &d, r), 0);
 	assert_int_equal(r[0], 0x0001);
 	/* identification block */
-	assert_int_equal(fb_regmap_read_regs(map, FB_MB_HOLDING, 3000, 10, &d, r), 0);
+	assert_int_equal(fb_regmap_read_regs(map, FB_MB_HOLDING, 3000, 18, &d, r), 0);
 	assert_int_equal(r[0], ('l' << 8) | 'i');
 	assert_int_equal(r[5], ('4' << 8) | '2');
 	assert_int_equal(r[6], 0);
-	assert_int_equal(fb_mb_get32(r + 8, FB_MB_CDAB), 42);
+	assert_int_equal(r[15], 0);
+	assert_int_equal(fb_mb_get32(r + 16, FB_MB_CDAB), 42);
 	/* the second half of a float may be read alone */
 	assert_int_equal(fb_regmap_read_regs(map, FB_MB_HOLDING, 3, 1, &d, r), 0);
 	uint16_t full[2];
@@ -221,7 +222,7 @@ static void test_print(void **state)
 	assert_non_null(strstr(md, "| holding | 0 | 40001 | dimmingLevel | float32 | DCBA |  | 1 | % | rw | dimming level |"));
 	assert_non_null(strstr(md, "| input | 1002 | 31003 | powerConsumption | uint16 | DCBA |  | 0.1 | W | r | active power |"));
 	assert_non_null(strstr(md, "| input | 2000 | 32001 | lampFailure | bit |  | 1 | 1 |  | r | lamp failure |"));
-	assert_non_null(strstr(md, "| holding | 3000 | 43001 | deviceId | string[8] |"));
+	assert_non_null(strstr(md, "| holding | 3000 | 43001 | deviceId | string[16] |"));
 	assert_non_null(strstr(md, "| coil | 0 | 1 | lampOn | bit |"));
 	free(md);
 	char *csv = print_map(FB_REGMAP_CSV);
