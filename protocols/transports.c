@@ -2,7 +2,10 @@
 #include <string.h>
 #include "protocols/transport.h"
 
+extern const struct fb_transport_ops fb_transport_modbus;
+
 const struct fb_transport_ops *const fb_transports[] = {
+	&fb_transport_modbus,
 	NULL
 };
 
