@@ -241,6 +241,44 @@ int fb_peer_stop(struct fb_peer *p, int grace_ms)
 	return reap(p, st);
 }
 
+int fb_peer_wait_exit(struct fb_peer *p, int timeout_ms)
+{
+	if (p->pid <= 0)
+		return -1;
+	int64_t deadline = mono_ms() + timeout_ms;
+	for (;;) {
+		int st;
+		pid_t r = waitpid(p->pid, &st, WNOHANG);
+		if (r == p->pid)
+			return reap(p, st);
+		if (r < 0) {
+			p->pid = 0;
+			return -1;
+		}
+		if (mono_ms() >= deadline)
+			return -1;
+		nap_ms(POLL_STEP_MS / 2);
+	}
+}
+
+int fb_peer_run(const char *const argv[], int timeout_ms)
+{
+	struct fb_peer p;
+	if (fb_peer_spawn(&p, argv, NULL) != 0) {
+		unlink(p.log_path);
+		return -1;
+	}
+	int rc = fb_peer_wait_exit(&p, timeout_ms);
+	if (rc < 0) {
+		fb_peer_kill(&p);
+		fb_error("'%s' did not finish within %d ms", p.name, timeout_ms);
+	}
+	if (rc != 0)
+		print_log_tail(&p);
+	unlink(p.log_path);
+	return rc;
+}
+
 int fb_peer_kill(struct fb_peer *p)
 {
 	return fb_peer_stop(p, 0);

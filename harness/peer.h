@@ -51,6 +51,13 @@ int fb_peer_wait_tcp(struct fb_peer *p, const char *host, uint16_t port, int tim
  * -1 on timeout or child exit. */
 int fb_peer_wait_line(struct fb_peer *p, const char *needle, char *line, size_t cap, int timeout_ms);
 
+/* Waits up to timeout_ms for the child to exit by itself (a command run to completion). Returns
+ * its exit status as fb_peer_stop() does, or -1 on timeout (the child is then left running). */
+int fb_peer_wait_exit(struct fb_peer *p, int timeout_ms);
+/* Runs argv to completion (at most timeout_ms, then it is killed); returns its exit status, or
+ * -1 if it could not start or timed out. Its output is printed when the status is not 0. */
+int fb_peer_run(const char *const argv[], int timeout_ms);
+
 /* Stops the child: SIGTERM, then SIGKILL if it is still there after grace_ms; reaps it. Returns
  * its exit status (0-255), 128+signal if a signal ended it, or -1 if there was no child. Safe to
  * call twice. */

@@ -72,6 +72,17 @@ static void sigterm_ignored_gets_sigkill(void **state)
 	unlink(p.log_path);
 }
 
+static void run_to_completion(void **state)
+{
+	(void)state;
+	const char *ok[] = { "sh", "-c", "exit 0", NULL };
+	const char *bad[] = { "sh", "-c", "echo failing; exit 4", NULL };
+	const char *slow[] = { "sleep", "30", NULL };
+	assert_int_equal(fb_peer_run(ok, 5000), 0);
+	assert_int_equal(fb_peer_run(bad, 5000), 4);
+	assert_int_equal(fb_peer_run(slow, 100), -1);
+}
+
 static void mosquitto_starts_restarts_and_stops(void **state)
 {
 	(void)state;
@@ -102,6 +113,7 @@ int main(void)
 		cmocka_unit_test(line_readiness_and_stop),
 		cmocka_unit_test(wait_line_sees_exit),
 		cmocka_unit_test(sigterm_ignored_gets_sigkill),
+		cmocka_unit_test(run_to_completion),
 		cmocka_unit_test(mosquitto_starts_restarts_and_stops),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
