@@ -33,7 +33,8 @@ bool fb_weather_episode(uint64_t seed, uint32_t site, int64_t day, struct fb_rai
 	double q = autumn ? 0.2 : 0.08;
 	bool storm = draw(seed, site, day, 1) < q;
 	double day_mean = storm ? 3 * mean : mean * (1 - 3 * q) / (1 - q);
-	double total = 1.0 - day_mean * log1p(-draw(seed, site, day, 2));   /* >= 1 mm */
+	double scale = day_mean > 1.5 ? day_mean - 1 : 0.5;
+	double total = 1.0 - scale * log1p(-draw(seed, site, day, 2));   /* >= 1 mm */
 	double dur_h = storm ? 1 + 3 * draw(seed, site, day, 3) : 2 + 8 * draw(seed, site, day, 3);
 	double start_h = (24 - dur_h) * draw(seed, site, day, 4);
 	fb_time_us midnight = day * FB_US_PER_DAY;
@@ -82,14 +83,18 @@ double fb_weather_flood_stage_m(double runoff_mm, double gain_m)
 
 double fb_weather_wetness_mm_day(uint64_t seed, uint32_t site, fb_time_us t)
 {
+	/* Kernel over the age of each episode's start: a 12-hour ramp while the soil and the aquifer
+	 * take the water in, then a 15-day exponential release; normalised to a daily mean. */
+	const double ramp_d = 0.5, tau_d = 15, norm = ramp_d / 2 + tau_d;
 	int64_t today = day_of(t);
-	double sum = 0, norm = 0;
+	double sum = 0;
 	for (int k = 0; k < 45; k++) {
-		double w = exp(-k / 15.0);
 		struct fb_rain_episode ep;
-		if (fb_weather_episode(seed, site, today - k, &ep) && ep.start <= t)
-			sum += w * ep.total_mm;
-		norm += w;
+		if (!fb_weather_episode(seed, site, today - k, &ep) || ep.start > t)
+			continue;
+		double age = (double)(t - ep.start) / FB_US_PER_DAY;
+		double w = age < ramp_d ? age / ramp_d : exp(-(age - ramp_d) / tau_d);
+		sum += w * ep.total_mm;
 	}
 	return sum / norm;
 }

@@ -2,7 +2,7 @@
  * so every device of a site, on any shard, sees the same rain and the same floods.
  *
  * Climate: Marseille (Mediterranean): dry summer, autumn storms from September to November,
- * about 59 rain days (>= 1 mm) and 540 mm a year; monthly normals are approximations of the
+ * about 60 rain days (>= 1 mm) and 550-600 mm a year; monthly normals approximate the
  * Météo-France 1991-2020 normals for Marseille-Marignane [estimate]. Each UTC day has at most one
  * rain episode (constant intensity, starting and ending within the day); in autumn about one rain
  * day in five is a convective storm, three times wetter than the month's mean rain day.
@@ -38,8 +38,9 @@ double fb_weather_runoff_mm(uint64_t seed, uint32_t site, fb_time_us t);
  * gain_m the rise for 1 mm: 0.04 gives 0.4 m for a 40 mm storm, 1.7 m for the 221 mm of 1892. */
 double fb_weather_flood_stage_m(double runoff_mm, double gain_m);
 
-/* Catchment wetness: an exponentially weighted (15-day) mean of daily rain, mm/day, over the
- * last 45 days. Drives base flow. */
+/* Catchment wetness, mm/day: the rain of the last 45 days weighted by a kernel that ramps up
+ * over 12 hours (infiltration) and then decays over 15 days (release), normalised so that a steady
+ * rain of x mm/day gives x. Continuous in time; drives base flow. */
 double fb_weather_wetness_mm_day(uint64_t seed, uint32_t site, fb_time_us t);
 
 /* Climatological daily-mean air temperature for the date of t, °C (7 in mid-January,

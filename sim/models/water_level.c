@@ -30,8 +30,8 @@ static const struct fb_param params[] = {
 	  "stage at ordinary flow, m (Huveaune / Arc: 0.1-0.5 m)" },
 	{ "low_water", FB_PARAM_NUMBER, offsetof(struct level_params, low_water_m), 0.15, 0, 2, NULL,
 	  "how far the stage drops at the height of summer, m" },
-	{ "wet_gain", FB_PARAM_NUMBER, offsetof(struct level_params, wet_gain_m), 0.05, 0, 1, NULL,
-	  "base-flow rise per mm/day of recent rain (15-day weighting), m" },
+	{ "wet_gain", FB_PARAM_NUMBER, offsetof(struct level_params, wet_gain_m), 0.02, 0, 1, NULL,
+	  "base-flow rise per mm/day of recent rain (12-hour ramp, 15-day release), m" },
 	{ "flood_gain", FB_PARAM_NUMBER, offsetof(struct level_params, flood_gain_m), 0.04, 0, 1,
 	  NULL, "flood stage for 1 mm of storm runoff, m; stage grows as runoff^0.7 "
 	  "(0.04: ~0.4 m for a 40 mm storm, ~1.7 m for 221 mm as in 1892)" },
