@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# End to end: `fleetbench run` serving Modbus fleets, polled by mbpoll (Debian). Gateway layout
+# with 500 devices over 3 ports, values equal to the trace's, a write that dims a street light
+# (seen in the next read and the next trace sample), RTU on the run's pty with several unit ids,
+# and the per-device layout. Ports are chosen by the kernel (listen :0) and read from the log.
+set -u
+cd "$(dirname "$0")/../../.."
+B=${B:-build}
+FB=$B/fleetbench
+T=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Waits until FILE has at least N lines matching RE (polling, 20 s at most).
+wait_lines() {
+  local file=$1 re=$2 n=$3 i
+  for i in $(seq 400); do
+    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
+    sleep 0.05
+  done
+  fail "timed out waiting for $n lines /$re/ in $file: $(cat "$file")"
+}
+
+# mbpoll one shot; prints the value at reference REF.
+poll_value() {  # port unit ref type extra...
+  local port=$1 unit=$2 ref=$3 type=$4; shift 4
+  mbpoll -m tcp -p "$port" -a "$unit" -t "$type" -0 -r "$ref" -c 1 -1 "$@" 127.0.0.1 |
+    sed -n "s/^\[$ref\]: *//p" | tr -d '\t '
+}
+
+cat > "$T/gw.yaml" <<'EOF'
+name: modbus-gateway
+seed: 7
+start: 2026-06-01T22:00:00+02:00
+duration: 3h
+sites:
+  - {id: s1, name: "Site 1", lat: 43.2951, lon: 5.3744, radius: 400m}
+transports:
+  modbus:
+    listen: 127.0.0.1:0
+    layout: gateway
+    rtu: {pty: true}
+fleets:
+  - {type: streetlight, count: 300, site: s1, interval: 1m, transport: modbus,
+     params: {modbus: {word_order: CDAB}}}
+  - {type: noise, count: 200, site: s1, interval: 1m, transport: modbus}
+EOF
+$FB run "$T/gw.yaml" --speed x60 --out "$T/trace.jsonl" > "$T/gw.out" 2> "$T/gw.err" &
+pids+=($!)
+gw=$!
+wait_lines "$T/gw.err" 'modbus: listening on 127.0.0.1:[0-9]+' 3
+wait_lines "$T/gw.err" 'modbus: RTU on pseudo-terminal' 1
+mapfile -t ports < <(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/gw.err")
+pty=$(sed -n 's/.*RTU on pseudo-terminal \([^ ,]*\).*/\1/p' "$T/gw.err")
+[ "${#ports[@]}" -eq 3 ] || fail "500 devices should take 3 ports, got ${ports[*]}"
+grep -q 'units from 1: streetlight-000000 .. streetlight-000246' "$T/gw.err" || fail "port 1 range"
+grep -q 'units from 1: noise-000494 .. noise-000499' "$T/gw.err" || fail "port 3 range"
+wait_lines "$T/trace.jsonl" '"device":"noise-000499"' 1
+
+# Device index (input/holding 3016, uint32): streetlights in CDAB (mbpoll's default), noise ABCD.
+[ "$(poll_value "${ports[0]}" 247 3016 4:int)" = 246 ] || fail "port 1 unit 247 is not device 246"
+[ "$(poll_value "${ports[1]}" 247 3016 4:int -B)" = 493 ] || fail "port 2 unit 247 is not device 493"
+[ "$(poll_value "${ports[2]}" 6 3016 3:int -B)" = 499 ] || fail "port 3 unit 6 is not device 499"
+out=$(mbpoll -m tcp -p "${ports[2]}" -a 7 -t 4 -0 -r 0 -c 1 -1 127.0.0.1 2>&1) &&
+  fail "absent unit 7 on port 3 answered: $out"
+grep -q 'Target device failed to respond' <<<"$out" || fail "absent unit: $out"
+
+# A read equals one of the device's trace samples: activeEnergy (field 3) as scaled uint32
+# at 1006, resolution 0.001 Wh.
+raw=$(poll_value "${ports[0]}" 11 1006 4:int)
+[ -n "$raw" ] || fail "no value read for streetlight-000010"
+want=$(awk -v r="$raw" 'BEGIN { printf "%.3f", r / 1000 }')
+wait_lines "$T/trace.jsonl" "\"device\":\"streetlight-000010\".*\"activeEnergy\":$want[,}]" 1
+
+# RTU on the pty: units 1 and 2 are devices 0 and 1 (CDAB); 1-based reference 3017 = PDU 3016.
+for unit in 1 2; do
+  v=$(mbpoll -m rtu -b 19200 -P none -a "$unit" -t 4:int -r 3017 -c 1 -1 "$pty" |
+      sed -n 's/^\[3017\]: *//p' | tr -d '\t ')
+  [ "$v" = $((unit - 1)) ] || fail "rtu unit $unit read '$v'"
+done
+
+# Dim streetlight-000010 (unit 11) to 30 % through its scaled register 1002 (dimmingLevel).
+mbpoll -m tcp -p "${ports[0]}" -a 11 -0 -r 1002 127.0.0.1 30 > "$T/w.out" 2>&1 ||
+  fail "write refused: $(cat "$T/w.out")"
+[ "$(poll_value "${ports[0]}" 11 1002 4)" = 30 ] || fail "the next read does not show the write"
+# a read-only register refuses it as a device would
+mbpoll -m tcp -p "${ports[0]}" -a 11 -0 -r 1004 127.0.0.1 5 > "$T/w.out" 2>&1 &&
+  fail "write to a read-only register accepted"
+grep -q 'Illegal data address' "$T/w.out" || fail "read-only write: $(cat "$T/w.out")"
+n_before=$(grep -c '"device":"streetlight-000010"' "$T/trace.jsonl")
+wait_lines "$T/trace.jsonl" '"device":"streetlight-000010"' $((n_before + 2))
+grep '"device":"streetlight-000010"' "$T/trace.jsonl" | tail -n 1 | grep -q '"dimmingLevel":30[,}]' ||
+  fail "the next trace sample does not show dimmingLevel 30"
+
+kill -INT "$gw"
+wait "$gw"
+grep -q 'modbus: requests' "$T/gw.err" "$T/gw.out" || fail "no modbus counters in the summary"
+
+# Per-device layout: one port per device, unit 1.
+cat > "$T/pd.yaml" <<'EOF'
+name: modbus-per-device
+seed: 1
+start: 2026-06-01T12:00:00+02:00
+duration: 1h
+sites:
+  - {id: s1, name: "Site 1", lat: 43.2951, lon: 5.3744, radius: 400m}
+transports:
+  modbus: {listen: "127.0.0.1:0", layout: per-device}
+fleets:
+  - {type: noise, count: 3, site: s1, interval: 1m, transport: modbus}
+EOF
+$FB run "$T/pd.yaml" --speed realtime > "$T/pd.out" 2> "$T/pd.err" &
+pids+=($!)
+pd=$!
+wait_lines "$T/pd.err" 'modbus: listening on 127.0.0.1:[0-9]+' 3
+mapfile -t ports < <(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/pd.err")
+for i in 0 1 2; do
+  [ "$(poll_value "${ports[$i]}" 1 3016 4:int -B)" = "$i" ] || fail "per-device port $i"
+done
+kill -INT "$pd"
+wait "$pd"
+echo "modbus end-to-end: ok"
