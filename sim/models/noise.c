@@ -5,11 +5,10 @@
  * fluctuation (seconds), Poisson events (pass-bys, horns, sirens) combined energetically, and
  * rain (drop noise, wet-road tyre noise). Each sample summarises the seconds since the previous
  * one: LAeq is the energetic mean 10·log10(mean(10^(L/10))), LAmax/LAmin the extremes, LA10,
- * LA50, LA90 the levels exceeded 10/50/90 % of the seconds (nearest rank). Percentiles of one
- * sorted array and an energetic mean always satisfy LAmin <= LA90 <= LA50 <= LA10 <= LAmax and
+ * LA50, LA90 the levels exceeded 10/50/90 % of the seconds (nearest rank). Order statistics of
+ * one set of values and an energetic mean always satisfy LAmin <= LA90 <= LA50 <= LA10 <= LAmax and
  * LAmin <= LAeq <= LAmax; rounding to 0.1 dB is monotone, so they hold after quantization too. */
 #include <math.h>
-#include <stdlib.h>
 #include "sim/model.h"
 #include "sim/weather.h"
 
@@ -41,7 +40,7 @@ struct noise_params {
 static const struct fb_param params[] = {
 	{ "profile", FB_PARAM_ENUM, offsetof(struct noise_params, profile), P_URBAN, 0, 0,
 	  profile_names, "station class: arterial (day LAeq ~70, night ~63), urban street (~65/55), "
-	  "residential/park (~53/43), nightlife (~58 by day, ~62 at night, loudest Friday and "
+	  "residential/park (~52/45), nightlife (~55 by day, ~57 at night, loudest Friday and "
 	  "Saturday nights)" },
 	{ "offset", FB_PARAM_NUMBER, offsetof(struct noise_params, offset_db), 0, -20, 20, NULL,
 	  "dB added to the whole station (a closer or farther microphone)" },
@@ -76,10 +75,10 @@ struct profile {
  * two-wheeler peaks a day. The base sits ~2-3 dB under the target LAeq, which the fluctuation
  * (0.115·sigma² for a log-normal energy) and the events add back. */
 static const struct profile profiles[] = {
-	[P_ARTERIAL] = { 57.5, 68.0, 3.5, 150, 60, 3, true },
-	[P_URBAN] = { 50.0, 62.5, 4.0, 75, 30, 1, true },
-	[P_RESIDENTIAL] = { 38.0, 50.5, 4.5, 20, 3, 0.2, false },
-	[P_NIGHTLIFE] = { 45.0, 58.0, 4.0, 40, 20, 1, false },
+	[P_ARTERIAL] = { 57.5, 68.0, 3.5, 150, 60, 1, true },
+	[P_URBAN] = { 50.0, 62.5, 4.0, 75, 30, 0.3, true },
+	[P_RESIDENTIAL] = { 38.0, 50.5, 4.5, 20, 3, 0.05, false },
+	[P_NIGHTLIFE] = { 45.0, 58.0, 4.0, 40, 20, 0.3, false },
 };
 
 struct noise_state {
@@ -131,15 +130,51 @@ static int init(const struct fb_device_ctx *ctx, void *state, fb_time_us start)
 	return 0;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-	return (x > y) - (x < y);
-}
+#define LN10_10 0.23025850929940458   /* ln(10) / 10: 10^(L/10) = exp(L * LN10_10) */
 
 static double energy_add(double a_db, double b_db)
 {
-	return 10 * log10(pow(10, a_db / 10) + pow(10, b_db / 10));
+	return 10 * log10(exp(a_db * LN10_10) + exp(b_db * LN10_10));
+}
+
+/* A cheap standard normal for the 1 s fluctuation: Irwin-Hall sum of four 16-bit uniforms from
+ * one draw, scaled to unit variance (tails cut at ±3.46 sd, irrelevant for a dB wobble). */
+static double quick_normal(struct fb_rng *r)
+{
+	uint64_t x = fb_rng_next(r);
+	double s = (double)(x & 0xffff) + (double)(x >> 16 & 0xffff) + (double)(x >> 32 & 0xffff) +
+	           (double)(x >> 48);
+	return (s / 65536.0 - 2.0) * 1.7320508075688772;
+}
+
+/* Puts the k-th smallest of a[0..n) at a[k], smaller ones before it, larger after
+ * (Hoare's quickselect, median-of-three pivot). */
+static void select_kth(float *a, long n, long k)
+{
+	long lo = 0, hi = n - 1;
+	while (hi > lo) {
+		long mid = lo + (hi - lo) / 2;
+		float x = a[lo], y = a[mid], z = a[hi];
+		float pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		long i = lo, j = hi;
+		while (i <= j) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j) {
+				float tmp = a[i];
+				a[i++] = a[j];
+				a[j--] = tmp;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return;
+	}
 }
 
 static void sample(const struct fb_device_ctx *ctx, void *state, fb_time_us t, double *v)
@@ -184,10 +219,10 @@ static void sample(const struct fb_device_ctx *ctx, void *state, fb_time_us t, d
 	const double rho = 0.85, innov = sqrt(1 - rho * rho) * pr->sigma;
 
 	float levels[MAX_SECONDS];
-	double energy = 0;
+	double energy = 0, lmin = 1e9, lmax = -1e9;
 	double fast = st->fast;
 	for (long i = 0; i < n; i++) {
-		fast = rho * fast + innov * fb_rng_normal(ctx->rng);
+		fast = rho * fast + innov * quick_normal(ctx->rng);
 		double level = base + fast;
 		if (!st->event_left) {
 			double u = fb_rng_uniform(ctx->rng);
@@ -196,10 +231,10 @@ static void sample(const struct fb_device_ctx *ctx, void *state, fb_time_us t, d
 					st->event_db = (float)(base + fb_rng_range(ctx->rng, 5, 15));
 					st->event_left = (uint16_t)(2 + fb_rng_below(ctx->rng, 9));
 				} else if (u < p_pass + p_horn) {
-					st->event_db = (float)fb_rng_range(ctx->rng, 80, 92);
+					st->event_db = (float)fb_rng_range(ctx->rng, 80, 88);
 					st->event_left = (uint16_t)(1 + fb_rng_below(ctx->rng, 2));
 				} else {
-					st->event_db = (float)fb_rng_range(ctx->rng, 88, 100);
+					st->event_db = (float)fb_rng_range(ctx->rng, 90, 100);
 					st->event_left = (uint16_t)(10 + fb_rng_below(ctx->rng, 21));
 				}
 			}
@@ -215,20 +250,29 @@ static void sample(const struct fb_device_ctx *ctx, void *state, fb_time_us t, d
 		if (level > 139)
 			level = 139;
 		levels[i] = (float)level;
-		energy += pow(10, levels[i] / 10.0);
+		energy += exp(levels[i] * LN10_10);
+		if (levels[i] < lmin)
+			lmin = levels[i];
+		if (levels[i] > lmax)
+			lmax = levels[i];
 	}
 	st->fast = (float)fast;
 
-	qsort(levels, (size_t)n, sizeof levels[0], cmp_float);
-	double lmin = levels[0], lmax = levels[n - 1];
+	/* Nearest-rank percentiles; each selection narrows the next (k10 >= k50 >= k90). */
+	long k10 = (long)floor(0.9 * (double)(n - 1) + 0.5);
+	long k50 = (long)floor(0.5 * (double)(n - 1) + 0.5);
+	long k90 = (long)floor(0.1 * (double)(n - 1) + 0.5);
+	select_kth(levels, n, k10);
+	select_kth(levels, k10 + 1, k50);
+	select_kth(levels, k50 + 1, k90);
 	double leq = 10 * log10(energy / (double)n);
 	/* Rounding in the energetic mean must not push it outside the extremes. */
 	v[L_EQ] = leq < lmin ? lmin : leq > lmax ? lmax : leq;
 	v[L_MAX] = lmax;
 	v[L_MIN] = lmin;
-	v[L_10] = levels[(long)floor(0.9 * (double)(n - 1) + 0.5)];
-	v[L_50] = levels[(long)floor(0.5 * (double)(n - 1) + 0.5)];
-	v[L_90] = levels[(long)floor(0.1 * (double)(n - 1) + 0.5)];
+	v[L_10] = levels[k10];
+	v[L_50] = levels[k50];
+	v[L_90] = levels[k90];
 }
 
 const struct fb_model fb_model_noise = {
