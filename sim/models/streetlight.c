@@ -176,28 +176,30 @@ static bool fault_window(const struct fb_device_ctx *ctx, unsigned kind, double 
 	return false;
 }
 
-/* The cabinet's supply loss covering t (windows start on a UTC day and last 30 min - 6 h). */
-static bool supply_window(const struct fb_device_ctx *ctx, fb_time_us t, fb_time_us *from,
-                          fb_time_us *to)
+/* The cabinet's supply loss starting on UTC day `day`, if any (30 min - 6 h long). */
+static bool supply_window_of_day(const struct fb_device_ctx *ctx, int64_t day, fb_time_us *from,
+                                 fb_time_us *to)
 {
 	const struct light_params *p = ctx->params;
 	uint64_t first = ctx->index - ctx->index_in_fleet;
 	uint64_t cabinet = ctx->index_in_fleet / (uint64_t)p->cabinet_size;
-	uint64_t key = first << 32 | cabinet;
+	uint64_t h = fb_hash64(ctx->world->seed, FB_RNG_GROUP, first << 32 | cabinet, (uint64_t)day);
+	if (fb_unit(h) >= p->supply_loss_rate / 365.25)
+		return false;
+	*from = day * FB_US_PER_DAY + (fb_time_us)(fb_unit(fb_mix64(h)) * FB_US_PER_DAY);
+	double hours = 0.5 + 5.5 * fb_unit(fb_mix64(h ^ 0x5bd1e995));
+	*to = *from + (fb_time_us)(hours * FB_US_PER_H);
+	return true;
+}
+
+/* The cabinet's supply loss covering t. */
+static bool supply_window(const struct fb_device_ctx *ctx, fb_time_us t, fb_time_us *from,
+                          fb_time_us *to)
+{
 	int64_t day = t / FB_US_PER_DAY;
-	for (int64_t d = day - 1; d <= day; d++) {
-		uint64_t h = fb_hash64(ctx->world->seed, FB_RNG_GROUP, key, (uint64_t)d);
-		if (fb_unit(h) >= p->supply_loss_rate / 365.25)
-			continue;
-		fb_time_us s = d * FB_US_PER_DAY + (fb_time_us)(fb_unit(fb_mix64(h)) * FB_US_PER_DAY);
-		double hours = 0.5 + 5.5 * fb_unit(fb_mix64(h ^ 0x5bd1e995));
-		fb_time_us e = s + (fb_time_us)(hours * FB_US_PER_H);
-		if (t >= s && t < e) {
-			*from = s;
-			*to = e;
+	for (int64_t d = day - 1; d <= day; d++)
+		if (supply_window_of_day(ctx, d, from, to) && t >= *from && t < *to)
 			return true;
-		}
-	}
 	return false;
 }
 
@@ -268,7 +270,7 @@ static void integrate(const struct fb_device_ctx *ctx, struct light_state *st, f
 		fb_tz_local(ctx->world->tz, a, &lt);
 		fb_time_us day_end = fb_tz_local_midnight(ctx->world->tz, lt.day + 1);
 		fb_time_us b = day_end < t ? day_end : t;
-		fb_time_us cut[24];
+		fb_time_us cut[32];
 		int n = 0;
 		fb_time_us off, on, fa, fb;
 		day_switches(ctx, st, lt.day, &off, &on);
@@ -277,13 +279,16 @@ static void integrate(const struct fb_device_ctx *ctx, struct light_state *st, f
 		cut[n++] = local_hour(ctx, lt.day, p->dim_start_h);
 		cut[n++] = local_hour(ctx, lt.day, p->dim_end_h);
 		cut[n++] = st->cmd_until;
-		/* Fault edges: probe both ends and the middle of the piece. */
-		fb_time_us probes[3] = { a, a + (b - a) / 2, b - 1 };
-		for (int i = 0; i < 3; i++) {
-			if (supply_window(ctx, probes[i], &fa, &fb)) {
+		/* Supply losses (hours long) starting the UTC day before through the piece's end. */
+		for (int64_t d = a / FB_US_PER_DAY - 1; d <= (b - 1) / FB_US_PER_DAY; d++)
+			if (supply_window_of_day(ctx, d, &fa, &fb)) {
 				cut[n++] = fa;
 				cut[n++] = fb;
 			}
+		/* Device faults last a day or more: probing both ends and the middle of the piece (at
+		 * most 25 h) finds every one that touches it. */
+		fb_time_us probes[3] = { a, a + (b - a) / 2, b - 1 };
+		for (int i = 0; i < 3; i++) {
 			if (fault_window(ctx, 1, p->lamp_failure_rate, 2, 10, probes[i], &fa, &fb) ||
 			    fault_window(ctx, 2, p->day_burning_rate, 1, 7, probes[i], &fa, &fb)) {
 				cut[n++] = fa;

@@ -558,7 +558,7 @@ static void test_streetlight_cabinet_supply_loss(void **unused)
 		r.ctx.interval_us = 10 * FB_US_PER_MIN;
 		tr[d] = record_run(&r, t0, t0 + 20 * FB_US_PER_DAY);
 	}
-	int st = field(m, "status"), pw = field(m, "activePower");
+	int st = field(m, "status"), pw = field(m, "activePower"), en = field(m, "activeEnergy");
 	size_t losses = 0, cabinets_differ = 0;
 	for (size_t i = 0; i < tr[0].n; i++) {
 		for (uint32_t d = 0; d < N; d++) {
@@ -567,6 +567,9 @@ static void test_streetlight_cabinet_supply_loss(void **unused)
 			assert_true(loss == first_loss);   /* the whole cabinet at once */
 			if (loss)
 				assert_true(val(&tr[d], i, pw) == 0);
+			/* No energy drawn between two samples inside one outage. */
+			if (loss && i > 0 && val(&tr[d], i - 1, st) == 3)
+				assert_true(val(&tr[d], i, en) == val(&tr[d], i - 1, en));
 		}
 		losses += val(&tr[0], i, st) == 3;
 		cabinets_differ += (val(&tr[0], i, st) == 3) != (val(&tr[CAB], i, st) == 3);
