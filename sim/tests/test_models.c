@@ -167,6 +167,15 @@ static void test_all_models_in_range_and_small(void **unused)
 	}
 	assert_int_equal(n, 7);
 	assert_non_null(fb_model_find("pedestrian-counter"));
+	/* Two years at a 25 h interval (every hour of the day, every season, a New Year, the
+	 * battery's end of life): still in range. */
+	for (size_t i = 0; fb_builtin_models[i]; i++) {
+		struct rig r;
+		rig_setup(&r, fb_builtin_models[i], 99, 7, 7);
+		r.ctx.interval_us = 25 * FB_US_PER_H;
+		fb_time_us t0 = at("2026-01-01T00:00:00+01:00");
+		assert_true(run(&r, t0, t0 + 730 * FB_US_PER_DAY, NULL, NULL) > 600);
+	}
 }
 
 struct trace {
