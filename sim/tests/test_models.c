@@ -317,6 +317,36 @@ static void test_noise_order_and_day_night(void **unused)
 	}
 }
 
+static void test_noise_rain_raises_levels(void **unused)
+{
+	(void)unused;
+	const struct fb_model *m = model("noise");
+	struct fb_rain_episode ep;
+	int64_t day = fb_days_from_civil(2026, 10, 1);
+	do
+		day++;
+	while (!fb_weather_episode(4, 0, day, &ep) ||
+	       ep.total_mm / ((double)(ep.end - ep.start) / FB_US_PER_H) < 3);
+	struct rig wet, dry;
+	rig_setup(&wet, m, 4, 9, 0);
+	rig_setup(&dry, m, 4, 9, 0);
+	set_param(&dry, "rain", 0);
+	struct trace tw = record_run(&wet, ep.start, ep.end), td = record_run(&dry, ep.start, ep.end);
+	int eq = field(m, "LAeq"), l90 = field(m, "LA90");
+	double gain = 0;
+	assert_int_equal(tw.n, td.n);
+	for (size_t i = 0; i < tw.n; i++) {
+		assert_true(val(&tw, i, eq) >= val(&td, i, eq));
+		gain += val(&tw, i, l90) - val(&td, i, l90);
+	}
+	gain /= (double)tw.n;
+	print_message("noise in %.1f mm/h of rain: background LA90 +%.1f dB\n",
+	              ep.total_mm / ((double)(ep.end - ep.start) / FB_US_PER_H), gain);
+	assert_true(gain > 2);
+	trace_free(&tw);
+	trace_free(&td);
+}
+
 static void test_noise_statistics_spread(void **unused)
 {
 	(void)unused;
@@ -1068,6 +1098,7 @@ int main(void)
 		cmocka_unit_test(test_all_models_in_range_and_small),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_noise_order_and_day_night),
+		cmocka_unit_test(test_noise_rain_raises_levels),
 		cmocka_unit_test(test_noise_statistics_spread),
 		cmocka_unit_test(test_sun_times_match_reference_table),
 		cmocka_unit_test(test_streetlight_follows_sunset_and_sunrise),
