@@ -53,7 +53,9 @@ struct fb_mqtt_conn {
 	uint8_t will_qos;
 	uint32_t index, sessions, attempts;
 	void *user;
-	char *client_id, *username, *password, *sub1, *sub2;
+	char *client_id, *username, *password;
+	char *subs[FB_MQTT_MAX_TOPICS];
+	uint8_t nsubs;
 	bool clean_start;
 	uint32_t session_expiry_s;
 	uint8_t sub_qos;
@@ -609,15 +611,14 @@ static void protocol_error(struct fb_mqtt_conn *c, const char *what)
 
 static void subscribe(struct fb_mqtt_conn *c)
 {
-	if (!c->sub1)
+	if (!c->nsubs)
 		return;
 	struct fb_mqtt_packet pk;
 	memset(&pk, 0, sizeof pk);
 	pk.type = FB_MQTT_SUBSCRIBE;
 	pk.packet_id = 65535;        /* never a window id (slot_commit) */
-	pk.subs[pk.nsubs++] = (struct fb_mqtt_sub){ FB_MQTT_STR(c->sub1), c->sub_qos };
-	if (c->sub2)
-		pk.subs[pk.nsubs++] = (struct fb_mqtt_sub){ FB_MQTT_STR(c->sub2), c->sub_qos };
+	for (unsigned i = 0; i < c->nsubs; i++)
+		pk.subs[pk.nsubs++] = (struct fb_mqtt_sub){ FB_MQTT_STR(c->subs[i]), c->sub_qos };
 	out_packet(c, &pk);
 }
 
@@ -768,7 +769,7 @@ static void on_packet(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 				c->pool->stats.sub_failed++;
 				if (fb_first_time(&c->pool->logged_fail[FB_MQTT_FAIL_PROTOCOL]))
 					fb_warn("mqtt '%s': subscription to '%s' refused: %s", c->client_id,
-					        c->sub1, fb_mqtt_reason_name(pk->subs[i].options));
+					        i < c->nsubs ? c->subs[i] : "?", fb_mqtt_reason_name(pk->subs[i].options));
 			}
 		return;
 	case FB_MQTT_UNSUBACK:
@@ -1144,8 +1145,9 @@ struct fb_mqtt_conn *fb_mqtt_pool_add(struct fb_mqtt_pool *p, const struct fb_mq
 	c->client_id = strdup(cc->client_id ? cc->client_id : "");
 	c->username = dup_or_null(cc->username);
 	c->password = dup_or_null(cc->password);
-	c->sub1 = dup_or_null(cc->subscribe);
-	c->sub2 = dup_or_null(cc->subscribe2);
+	for (size_t i = 0; cc->subscribe && cc->subscribe[i] && c->nsubs < FB_MQTT_MAX_TOPICS; i++)
+		if ((c->subs[c->nsubs] = strdup(cc->subscribe[i])))
+			c->nsubs++;
 	c->sub_qos = cc->subscribe_qos;
 	c->clean_start = cc->clean_start;
 	c->session_expiry_s = cc->session_expiry_s;
@@ -1222,8 +1224,8 @@ void fb_mqtt_pool_free(struct fb_mqtt_pool *p)
 		free(c->client_id);
 		free(c->username);
 		free(c->password);
-		free(c->sub1);
-		free(c->sub2);
+		for (unsigned k = 0; k < c->nsubs; k++)
+			free(c->subs[k]);
 		free(c->will_topic);
 		free(c->will_payload);
 		free(c);

@@ -88,8 +88,8 @@ struct fb_mqtt_conn_config {
 	const char *password;                /* or NULL */
 	bool clean_start;
 	uint32_t session_expiry_s;           /* v5 */
-	const char *subscribe;               /* command topic filter, or NULL */
-	const char *subscribe2;              /* a second one, or NULL */
+	const char *const *subscribe;        /* command topic filters, NULL-terminated (at most
+	                                        FB_MQTT_MAX_TOPICS), or NULL */
 	uint8_t subscribe_qos;
 };
 

@@ -127,7 +127,7 @@ static struct fb_mqtt_pool *subscriber(uint16_t port, uint8_t version, struct co
 	struct fb_mqtt_callbacks cb = { .arg = k, .on_message = count_message };
 	struct fb_mqtt_pool *sub = fb_mqtt_pool_new(loop, &cfg, &cb);
 	assert_non_null(sub);
-	struct fb_mqtt_conn_config cc = { .index = 9999, .client_id = "counter", .subscribe = filter,
+	struct fb_mqtt_conn_config cc = { .index = 9999, .client_id = "counter", .subscribe = (const char *const[]){ filter, NULL },
 	                                  .subscribe_qos = 2, .clean_start = !persistent,
 	                                  .session_expiry_s = persistent ? 3600 : 0 };
 	assert_non_null(fb_mqtt_pool_add(sub, &cc, NULL));

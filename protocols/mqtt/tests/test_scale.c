@@ -111,7 +111,7 @@ static void ten_thousand_connections(void **state)
 	uint64_t received = 0;
 	struct fb_mqtt_callbacks scb = { .arg = &received, .on_message = count };
 	struct fb_mqtt_pool *sub = fb_mqtt_pool_new(loop, &cfg, &scb);
-	struct fb_mqtt_conn_config sc = { .client_id = "scale-counter", .subscribe = "scale/#", .clean_start = true };
+	struct fb_mqtt_conn_config sc = { .client_id = "scale-counter", .subscribe = (const char *const[]){ "scale/#", NULL }, .clean_start = true };
 	fb_mqtt_pool_add(sub, &sc, NULL);
 	fb_mqtt_pool_start(sub);
 	struct want_up ws = { sub, 1 };
