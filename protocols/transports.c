@@ -3,9 +3,11 @@
 #include "protocols/transport.h"
 
 extern const struct fb_transport_ops fb_transport_modbus;
+extern const struct fb_transport_ops fb_transport_lorawan;
 
 const struct fb_transport_ops *const fb_transports[] = {
 	&fb_transport_modbus,
+	&fb_transport_lorawan,
 	NULL
 };
 

@@ -1,0 +1,144 @@
+/* The LoRaWAN transport: simulated gateways (Semtech UDP) and end devices on the libev loop.
+ *
+ * Two layers:
+ *  - struct fb_lw_net, the network of gateways and devices, driven by plain calls (an uplink of
+ *    device i at virtual time t with these payload bytes), usable without an engine (tests, bench);
+ *  - fb_transport_lorawan, the struct fb_transport_ops that reads `transports: lorawan:`, encodes
+ *    samples with the fleet's codec and turns application downlinks into fb_engine_command().
+ *
+ * Scenario section (every key optional except server):
+ *   transports:
+ *     lorawan:
+ *       server: udp://127.0.0.1:1700
+ *       protocol: 2                       # Semtech UDP version, 2 or 1
+ *       gateways: {per_site: 2, height: 25m}   # or a list of {eui, lat, lon, height}
+ *       activation: otaa                  # or abp
+ *       region: EU868
+ *       lorawan_version: 1.0.4            # or 1.0.3
+ *       keys: {seed_derived: true}        # or {file: keys.csv}
+ *       payload: binary                   # or lpp (default codec of lorawan fleets)
+ *       duty_cycle: on                    # off: non-compliant stress runs, reported as such
+ *       adr: true
+ *       confirmed: false                  # confirmed uplinks (ACK expected)
+ *       retransmissions: 3                # confirmed / join retries
+ *       class: A                          # or C
+ *       net_id: "000000"                  # ABP DevAddr NwkID
+ *       push_timeout: 100ms
+ *       push_retries: 0
+ *       reply_grace: 1s                   # wall-clock wait for a downlink in xN / max modes
+ *       radio: {gamma: 2.08, pl_d0: 127.41, d0: 40m, shadowing: 0}
+ */
+#ifndef FB_LW_LORAWAN_H
+#define FB_LW_LORAWAN_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <ev.h>
+#include "protocols/lorawan/device.h"
+#include "protocols/lorawan/gateway.h"
+#include "protocols/lorawan/keys.h"
+#include "protocols/lorawan/radio.h"
+#include "protocols/transport.h"
+
+struct fb_lw_gw_spec {
+	uint64_t eui;
+	double lat, lon, height_m;
+	uint32_t site;                     /* site index it serves, or UINT32_MAX: all */
+};
+
+struct fb_lw_config {
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	char server_text[128];
+	uint8_t protocol_version;          /* 2 or 1 */
+	bool otaa, duty_cycle, adr, confirmed, class_c, v103;
+	uint32_t net_id;
+	uint8_t retransmissions, initial_dr, push_retries;
+	fb_time_us push_timeout_us, reply_grace_us;
+	struct fb_lw_radio_params radio;
+	struct fb_lw_gw_spec *gateways;    /* owned */
+	size_t ngateways;
+	char *keys_file;                   /* owned, or NULL: seed-derived */
+	const char *payload;               /* "binary" or "lpp" */
+	unsigned per_site;
+	double gw_height_m;
+};
+
+/* Defaults: protocol 2, OTAA, duty cycle on, ADR on, unconfirmed, 3 retransmissions, DR5 first,
+ * PUSH_ACK timeout 100 ms, no retries, 1 s grace, LoRaSim radio defaults, 1 gateway per site at 25 m. */
+void fb_lw_config_defaults(struct fb_lw_config *c);
+void fb_lw_config_release(struct fb_lw_config *c);
+/* "udp://host:port" (numeric or resolvable host, resolved once at start-up). 0 or -1. */
+int fb_lw_parse_server(struct fb_lw_config *c, const char *url);
+/* Reads `transports: lorawan:` (node may be NULL). Prints file:line:col errors; 0 or -1. */
+int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node);
+
+/* Per-run counters (the summary and the JSON report). */
+struct fb_lw_counters {
+	uint64_t joins_requested, joins_accepted, joins_failed;
+	uint64_t uplinks_sent, uplinks_confirmed, uplinks_acked, retransmissions, ack_timeouts;
+	uint64_t uplinks_unheard, rxpk_sent;
+	uint64_t samples_not_joined, too_long, duty_cycle_deferrals, encode_errors;
+	uint64_t downlinks_received, downlinks_in_window, downlinks_late, downlinks_unmatched;
+	uint64_t downlinks_bad_mic, downlinks_replay, downlinks_bad_mac, downlinks_app;
+	uint64_t mac_commands, adr_changes, commands_applied, commands_rejected;
+	uint64_t hold_waits, hold_wall_us;
+};
+
+/* Where the devices and gateways are. */
+struct fb_lw_placement {
+	uint64_t seed;
+	uint32_t first, count;             /* global indexes of the devices */
+	const double *lat, *lon;           /* per device */
+	const uint32_t *site;              /* per device: site index */
+	const bool *active;                /* per device: uses this transport (NULL: all) */
+	const struct fb_site *sites;
+	size_t nsites;
+};
+
+typedef void (*fb_lw_app_fn)(void *arg, uint32_t device, uint8_t fport, const uint8_t *payload,
+                             size_t len);
+typedef fb_time_us (*fb_lw_now_fn)(void *arg);
+
+struct fb_lw_net;
+
+/* Creates gateways (placed per cfg) and devices (keys derived or loaded, DevNonce from
+ * state_file when given). Takes ownership of nothing; copies cfg. NULL after fb_error. */
+struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config *cfg,
+                                const struct fb_lw_placement *p, const char *state_file);
+/* Opens the gateways' sockets and starts the timers. 0 or -1. */
+int fb_lw_net_start(struct fb_lw_net *n);
+void fb_lw_net_set_app_handler(struct fb_lw_net *n, fb_lw_app_fn fn, void *arg);
+/* The virtual clock used to judge late downlinks (default: the last uplink's time). */
+void fb_lw_net_set_clock(struct fb_lw_net *n, fb_lw_now_fn fn, void *arg);
+/* One application uplink of device `device` at virtual time t. Joins first (OTAA): a sample
+ * before the join completes is counted and not sent. */
+void fb_lw_net_uplink(struct fb_lw_net *n, uint32_t device, fb_time_us t, const uint8_t *payload,
+                      size_t len, uint8_t fport);
+/* Handles receive windows that ended before t (retransmissions, join retries). */
+void fb_lw_net_advance(struct fb_lw_net *n, fb_time_us t);
+/* Virtual time must stay at or before this until a real peer has answered (the earliest RX1
+ * opening of a device awaiting a join-accept or an ACK, while its wall-clock grace lasts), so
+ * the answer is not TOO_LATE; FB_TIME_NEVER when nothing is awaited. */
+fb_time_us fb_lw_net_hold_until(struct fb_lw_net *n);
+/* Flushes batches; true once no PUSH_DATA awaits its ACK. Saves the state file. */
+bool fb_lw_net_drain(struct fb_lw_net *n);
+int fb_lw_net_save_state(struct fb_lw_net *n);
+const struct fb_lw_counters *fb_lw_net_counters(const struct fb_lw_net *n);
+/* Sum over gateways. */
+void fb_lw_net_gw_counters(const struct fb_lw_net *n, struct fb_lw_gw_counters *out);
+struct fb_lw_device *fb_lw_net_device(struct fb_lw_net *n, uint32_t device);
+size_t fb_lw_net_gateway_count(const struct fb_lw_net *n);
+struct fb_lw_gateway *fb_lw_net_gateway(struct fb_lw_net *n, size_t i);
+void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out);
+json_t *fb_lw_net_report(const struct fb_lw_net *n);
+void fb_lw_net_free(struct fb_lw_net *n);
+
+extern const struct fb_transport_ops fb_transport_lorawan;
+
+/* `fleetbench keys SCENARIO --format F`: every device of the scenario's lorawan fleets (keys
+ * from the scenario's `keys:` setting) to out. Returns 0, or -1 after fb_error (2 for the CLI). */
+int fb_lw_keys_command(const struct fb_scenario *sc, enum fb_lw_keys_format format, FILE *out);
+
+#endif
