@@ -4,10 +4,12 @@
 
 extern const struct fb_transport_ops fb_transport_modbus;
 extern const struct fb_transport_ops fb_transport_lorawan;
+extern const struct fb_transport_ops fb_transport_mqtt;
 
 const struct fb_transport_ops *const fb_transports[] = {
 	&fb_transport_modbus,
 	&fb_transport_lorawan,
+	&fb_transport_mqtt,
 	NULL
 };
 

@@ -101,6 +101,7 @@ struct fb_mqtt_pool {
 	ev_prepare flush;
 	bool draining;
 	uint8_t drain_reason;
+	size_t nbusy;                 /* connections with max_queued messages waiting */
 	struct fb_mqtt_stats stats;
 	bool logged_fail[FB_MQTT_FAIL_KINDS];
 	bool logged_refused[256], logged_pub_failed[256], logged_malformed[16];
@@ -503,7 +504,8 @@ static void window_refill(struct fb_mqtt_conn *c)
 		memcpy(s->pkt, r + 6, len);
 		slot_commit(c, s, len, pid_off, qos);
 		c->q_off += 6 + len;
-		c->q_count--;
+		if (c->q_count-- == c->pool->cfg.max_queued)
+			c->pool->nbusy--;
 		c->pool->stats.queued--;
 	}
 	if (c->q_count == 0)
@@ -597,7 +599,8 @@ int fb_mqtt_publish(struct fb_mqtt_conn *c, const char *topic, const uint8_t *pa
 	memcpy(r + 4, &off16, 2);
 	fb_mqtt_encode(&pk, p->cfg.version, r + 6, (size_t)n);
 	c->q_len += 6 + (size_t)n;
-	c->q_count++;
+	if (++c->q_count == p->cfg.max_queued)
+		p->nbusy++;
 	p->stats.queued++;
 	return 0;
 }
@@ -1251,10 +1254,7 @@ struct fb_mqtt_conn *fb_mqtt_pool_conn(struct fb_mqtt_pool *p, size_t i) { retur
 
 bool fb_mqtt_pool_busy(const struct fb_mqtt_pool *p)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (p->conns[i]->q_count >= p->cfg.max_queued)
-			return true;
-	return false;
+	return p->nbusy > 0;
 }
 
 int fb_mqtt_conn_set_will(struct fb_mqtt_conn *c, const char *topic, const uint8_t *payload,
