@@ -265,9 +265,8 @@ static void apply_mac(struct fb_lw_device *d, const struct fb_lw_mac *m, double 
 		return;
 	}
 	case FB_LW_DEV_STATUS: {
-		/* §5.5: margin = SNR of the last downlink above the demodulation floor, -32..31 */
-		double margin = snr_db - fb_lw_snr_floor_db(fb_lw_dr_sf(d->tx_dr), 125000);
-		long mg = lround(margin);
+		/* 1.0.4 §5.5: margin = the demodulation SNR of the DevStatusReq, rounded, -32..31 */
+		long mg = lround(snr_db);
 		a.u.dev_status_ans.battery = d->battery;
 		a.u.dev_status_ans.margin = (int8_t)(mg < -32 ? -32 : mg > 31 ? 31 : mg);
 		answer(d, &a);

@@ -19,6 +19,7 @@ static void key128(uint64_t seed, uint32_t device, uint64_t k, uint8_t out[16])
 void fb_lw_identity_derive(uint64_t seed, uint32_t device, uint32_t net_id,
                            struct fb_lw_identity *out)
 {
+	memset(out, 0, sizeof(*out));      /* padding too: identities compare with memcmp */
 	uint64_t tag = fb_hash64(seed, 0, FB_RNG_IDS, 0x7a9) & 0xffff;
 	out->join_eui = 0x02fb000000000000ULL | tag << 32;
 	out->dev_eui = 0x02fb000000000000ULL | tag << 32 | device;

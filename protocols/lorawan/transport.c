@@ -241,7 +241,7 @@ int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
 			if (!c->keys_file)
 				return fb_error("out of memory");
 		}
-		bool derived = true;
+		bool derived = f == NULL;
 		const struct fb_ynode *d = fb_ynode_get(n, "seed_derived");
 		if (d && fb_ynode_bool(d, "'keys.seed_derived'", &derived) < 0)
 			return -1;
