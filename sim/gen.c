@@ -354,9 +354,9 @@ struct fb_csv_series *fb_csv_load(const char *path, const struct fb_ynode *file_
 	char *fields[256];
 	int vcol = -1, tcol = -1, line_no = 0;
 	char sep = ',';
-	bool header = false, first = true;
-	fb_time_us t0 = 0, prev_t = 0;
-	long long row = -1, first_row = 0;
+	bool header = false;
+	fb_time_us t0 = 0, prev_t = 0, prev_prev_t = 0;
+	long long rows = 0;
 	if (!s)
 		goto oom;
 	for (char *line = text, *next; line; line = next) {
@@ -378,19 +378,11 @@ struct fb_csv_series *fb_csv_load(const char *path, const struct fb_ynode *file_
 			header = true;
 			continue;
 		}
-		row++;
 		size_t n = split_csv(l, sep, fields, 256);
 		int need = vcol > tcol ? vcol : tcol;
 		if ((int)n <= need) {
 			fb_error_at(path, line_no, 0, "row has %zu columns, column '%s' is number %d", n,
 			            vcol > tcol ? column->text : time_column->text, need + 1);
-			goto fail;
-		}
-		double v;
-		if (is_gap(fields[vcol]))
-			continue;
-		if (!parse_number(fields[vcol], &v)) {
-			fb_error_at(path, line_no, 0, "'%s' in column '%s' is not a number", fields[vcol], column->text);
 			goto fail;
 		}
 		fb_time_us t;
@@ -404,20 +396,27 @@ struct fb_csv_series *fb_csv_load(const char *path, const struct fb_ynode *file_
 				            time_column->text);
 				goto fail;
 			}
+			if (rows > 0 && t <= prev_t) {
+				fb_error_at(path, line_no, 0, "time '%s' is not after the previous row's: times "
+				            "must increase", fields[tcol]);
+				goto fail;
+			}
 		} else {
-			if (first)
-				first_row = row;
-			t = (fb_time_us)(row - first_row) * row_us;
+			t = (fb_time_us)rows * row_us;
 		}
-		if (first) {
-			t0 = t;
-			first = false;
-		} else if (t <= prev_t) {
-			fb_error_at(path, line_no, 0, "time '%s' is not after the previous row's: times must "
-			            "increase", fields[tcol]);
+		/* Gap rows count for the timeline (and the loop length), not as readings. */
+		prev_prev_t = prev_t;
+		prev_t = t;
+		rows++;
+		double v;
+		if (is_gap(fields[vcol]))
+			continue;
+		if (!parse_number(fields[vcol], &v)) {
+			fb_error_at(path, line_no, 0, "'%s' in column '%s' is not a number", fields[vcol], column->text);
 			goto fail;
 		}
-		prev_t = t;
+		if (s->n == 0)
+			t0 = t;
 		if (s->n == cap) {
 			cap = cap ? cap * 2 : 256;
 			fb_time_us *nt = realloc(s->t_us, cap * sizeof(*nt));
@@ -441,10 +440,9 @@ struct fb_csv_series *fb_csv_load(const char *path, const struct fb_ynode *file_
 		fb_ynode_error(file_node, "'%s' has no data rows (a header line, then one row per reading)", path);
 		goto fail;
 	}
-	if (s->n >= 2)
-		s->period_us = 2 * s->t_us[s->n - 1] - s->t_us[s->n - 2];
-	else
-		s->period_us = row_us > 0 ? row_us : FB_US_PER_S;
+	/* The loop lasts from the first reading to the last row, plus one step. */
+	fb_time_us step = rows >= 2 ? prev_t - prev_prev_t : row_us > 0 ? row_us : FB_US_PER_S;
+	s->period_us = prev_t - t0 + step;
 	free(text);
 	return s;
 oom:
