@@ -1,0 +1,45 @@
+/* The `fiware-json` codec (see fiware_json.h). */
+#include "protocols/codecs/fiware_json.h"
+#include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/json.h"
+
+ssize_t fb_fiware_json_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
+                              uint8_t *buf, size_t cap)
+{
+	const struct fb_model *m = s->model;
+	struct fb_cbuf o;
+	char ts[25];
+
+	fb_cbuf_init(&o, buf, cap);
+	fb_format_iso_ms(s->t, ts);
+	fb_cbuf_str(&o, "{\"TimeInstant\":\"");
+	fb_cbuf_bytes(&o, ts, 24);
+	fb_cbuf_char(&o, '"');
+	for (unsigned i = 0; i < m->nfields; i++) {
+		fb_cbuf_char(&o, ',');
+		fb_cbuf_json_str(&o, m->fields[i].name);
+		fb_cbuf_char(&o, ':');
+		fb_cbuf_json_value(&o, &m->fields[i], s->values[i]);
+	}
+	fb_cbuf_char(&o, '}');
+	return fb_cbuf_finish(&o);
+}
+
+ssize_t fb_fiware_json_cmdexe(const char *command, const char *result, uint8_t *buf, size_t cap)
+{
+	struct fb_cbuf o;
+	fb_cbuf_init(&o, buf, cap);
+	fb_cbuf_char(&o, '{');
+	fb_cbuf_json_str(&o, command);
+	fb_cbuf_char(&o, ':');
+	fb_cbuf_json_str(&o, result);
+	fb_cbuf_char(&o, '}');
+	return fb_cbuf_finish(&o);
+}
+
+const struct fb_codec fb_fiware_json_codec = {
+	.name = "fiware-json",
+	.content_type = "application/json",
+	.encode = fb_fiware_json_encode,
+	.decode_command = fb_json_decode_command,
+};

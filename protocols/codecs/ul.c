@@ -1,0 +1,118 @@
+/* The `ul` codec (see ul.h). */
+#include "protocols/codecs/ul.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "protocols/codecs/cbuf.h"
+
+ssize_t fb_ul_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
+                     uint8_t *buf, size_t cap)
+{
+	const struct fb_model *m = s->model;
+	struct fb_cbuf o;
+	char ts[25];
+
+	fb_cbuf_init(&o, buf, cap);
+	fb_format_iso_ms(s->t, ts);
+	fb_cbuf_bytes(&o, ts, 24);
+	for (unsigned i = 0; i < m->nfields; i++) {
+		fb_cbuf_char(&o, '|');
+		fb_cbuf_str(&o, m->fields[i].name);
+		fb_cbuf_char(&o, '|');
+		fb_cbuf_text_value(&o, &m->fields[i], s->values[i]);
+	}
+	return fb_cbuf_finish(&o);
+}
+
+/* A UL value: a number ("50", "-1.5", no hex, no inf/nan), true/false, or an enum name. */
+static int parse_value(const struct fb_model *m, const char *field, size_t flen,
+                       const char *v, size_t vlen, double *out)
+{
+	char tmp[64];
+	if (vlen == 0 || vlen >= sizeof tmp)
+		return FB_CODEC_EINVAL;
+	memcpy(tmp, v, vlen);
+	tmp[vlen] = '\0';
+	if (strcmp(tmp, "true") == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (strcmp(tmp, "false") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if ((tmp[0] >= '0' && tmp[0] <= '9') || ((tmp[0] == '-' || tmp[0] == '+' || tmp[0] == '.') &&
+	    vlen > 1)) {
+		for (size_t i = 0; i < vlen; i++)
+			if (!strchr("0123456789+-.eE", tmp[i]))
+				return FB_CODEC_EINVAL;
+		char *end;
+		errno = 0;
+		double x = strtod(tmp, &end);
+		if (*end || errno == ERANGE || !isfinite(x))
+			return *end ? FB_CODEC_EINVAL : FB_CODEC_ERANGE;
+		*out = x;
+		return 0;
+	}
+	for (unsigned i = 0; i < m->nfields; i++) {
+		if (strlen(m->fields[i].name) == flen && memcmp(m->fields[i].name, field, flen) == 0) {
+			int idx = fb_cbuf_enum_index(&m->fields[i], v, vlen);
+			if (idx >= 0) {
+				*out = idx;
+				return 0;
+			}
+			return m->fields[i].kind == FB_FIELD_ENUM ? FB_CODEC_ERANGE : FB_CODEC_EINVAL;
+		}
+	}
+	return FB_CODEC_EFIELD;
+}
+
+int fb_ul_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
+                         const uint8_t *buf, size_t len, struct fb_command *out, size_t max)
+{
+	const char *p = (const char *)buf, *end = p + len;
+	const char *at = memchr(p, '@', len);
+	if (!at)
+		return FB_CODEC_EINVAL;
+	/* the device part must name this device */
+	size_t dlen = (size_t)(at - p);
+	if (c && c->device_id && (strlen(c->device_id) != dlen || memcmp(c->device_id, p, dlen) != 0))
+		return FB_CODEC_EINVAL;
+	const char *cmd = at + 1;
+	const char *bar = memchr(cmd, '|', (size_t)(end - cmd));
+	if (!bar || bar == cmd)
+		return FB_CODEC_EINVAL;
+	const char *v = bar + 1;
+	size_t vlen = (size_t)(end - v);
+	if (memchr(v, '|', vlen) || memchr(v, '\0', vlen) || memchr(cmd, '\0', (size_t)(bar - cmd)))
+		return FB_CODEC_EINVAL;
+	double x;
+	int rc = parse_value(m, cmd, (size_t)(bar - cmd), v, vlen, &x);
+	if (rc < 0)
+		return rc;
+	if (max == 0)
+		return FB_CODEC_ENOSPC;
+	rc = fb_cbuf_command(m, cmd, (size_t)(bar - cmd), x, &out[0]);
+	return rc < 0 ? rc : 1;
+}
+
+ssize_t fb_ul_cmdexe(const char *device, const char *command, const char *result,
+                     uint8_t *buf, size_t cap)
+{
+	struct fb_cbuf o;
+	fb_cbuf_init(&o, buf, cap);
+	fb_cbuf_str(&o, device);
+	fb_cbuf_char(&o, '@');
+	fb_cbuf_str(&o, command);
+	fb_cbuf_char(&o, '|');
+	fb_cbuf_str(&o, result);
+	return fb_cbuf_finish(&o);
+}
+
+const struct fb_codec fb_ul_codec = {
+	.name = "ul",
+	.content_type = "text/plain",
+	.encode = fb_ul_encode,
+	.decode_command = fb_ul_decode_command,
+};
