@@ -1084,6 +1084,9 @@ void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out)
 	        (unsigned long long)c->downlinks_late, (unsigned long long)c->downlinks_unmatched,
 	        (unsigned long long)c->downlinks_bad_mic, (unsigned long long)c->downlinks_app,
 	        (unsigned long long)g.tx_ack_errors, (unsigned long long)g.bad_datagrams);
+	fprintf(out, "lorawan: commands applied %llu, rejected %llu; MAC commands %llu, ADR changes %llu\n",
+	        (unsigned long long)c->commands_applied, (unsigned long long)c->commands_rejected,
+	        (unsigned long long)c->mac_commands, (unsigned long long)c->adr_changes);
 }
 
 json_t *fb_lw_net_report(const struct fb_lw_net *n)
@@ -1153,8 +1156,18 @@ void fb_lw_net_free(struct fb_lw_net *n)
 
 /* ---- the fb_transport_ops ---------------------------------------------------------------- */
 
+/* A sample that came while virtual time must wait for a network server's reply. */
+struct pending_up {
+	uint32_t device;
+	uint8_t fport, len;
+	fb_time_us t;
+	uint8_t payload[242];
+};
+
 struct fb_transport {
 	struct fb_transport_env env;
+	struct pending_up *pend;            /* FIFO: the engine may run a batch past a hold */
+	size_t pend_cap, pend_head, pend_len;
 	struct fb_lw_net *net;
 	const struct fb_codec **codec_of;   /* per local device (NULL: not a lorawan fleet) */
 	uint8_t *fport_of;
@@ -1167,11 +1180,6 @@ struct fb_transport {
 
 static const char *const lw_codecs[] = { "binary", "lpp", NULL };
 
-static fb_time_us engine_clock(void *arg)
-{
-	struct fb_transport *t = arg;
-	return fb_engine_now(t->env.engine);
-}
 
 static void app_downlink(void *arg, uint32_t device, uint8_t fport, const uint8_t *payload, size_t len)
 {
@@ -1273,9 +1281,9 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	fb_lw_config_release(&cfg);
 	if (!t->net)
 		goto fail;
+	/* the network's virtual "now" is its last uplink's time (not the engine's, which may have
+	 * run a batch ahead while samples wait in the FIFO) */
 	fb_lw_net_set_app_handler(t->net, app_downlink, t);
-	if (env->engine)
-		fb_lw_net_set_clock(t->net, engine_clock, t);
 	return t;
 fail:
 	free(lat);
@@ -1313,6 +1321,44 @@ static bool lw_ready(struct fb_transport *t)
 	return true;
 }
 
+/* Sends the waiting samples whose time the hold now allows, in order. */
+static void pump(struct fb_transport *t)
+{
+	while (t->pend_len) {
+		struct pending_up *p = &t->pend[t->pend_head];
+		if (p->t >= fb_lw_net_hold_until(t->net))
+			return;
+		fb_lw_net_uplink(t->net, p->device, p->t, p->payload, p->len, p->fport);
+		t->pend_head = (t->pend_head + 1) % t->pend_cap;
+		t->pend_len--;
+	}
+}
+
+static int enqueue(struct fb_transport *t, uint32_t device, fb_time_us when, const uint8_t *payload,
+                   size_t len, uint8_t fport)
+{
+	if (t->pend_len == t->pend_cap) {
+		size_t cap = t->pend_cap ? 2 * t->pend_cap : 256;
+		struct pending_up *np = malloc(cap * sizeof(*np));
+		if (!np)
+			return -1;
+		for (size_t i = 0; i < t->pend_len; i++)
+			np[i] = t->pend[(t->pend_head + i) % t->pend_cap];
+		free(t->pend);
+		t->pend = np;
+		t->pend_cap = cap;
+		t->pend_head = 0;
+	}
+	struct pending_up *p = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
+	p->device = device;
+	p->t = when;
+	p->fport = fport;
+	p->len = (uint8_t)(len < sizeof(p->payload) ? len : sizeof(p->payload));
+	memcpy(p->payload, payload, p->len);
+	t->pend_len++;
+	return 0;
+}
+
 static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 {
 	uint32_t local = s->device - t->first;
@@ -1329,13 +1375,26 @@ static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 			        id, fb_codec_strerror((int)len));
 		return;
 	}
+	pump(t);
+	/* a reply is awaited before this sample's time: it waits its turn (the engine may run a
+	 * batch past the hold; busy() stops it until the FIFO empties) */
+	if (t->pend_len || s->t >= fb_lw_net_hold_until(t->net)) {
+		if (enqueue(t, s->device, s->t, t->payload, (size_t)len, t->fport_of[local]) == 0)
+			return;
+		t->net->c.encode_errors++;
+	}
 	fb_lw_net_uplink(t->net, s->device, s->t, t->payload, (size_t)len, t->fport_of[local]);
 }
 
-static bool lw_busy(struct fb_transport *t) { return false; }
+static bool lw_busy(struct fb_transport *t)
+{
+	pump(t);
+	return t->pend_len > 0;
+}
 
 static fb_time_us lw_hold_until(struct fb_transport *t)
 {
+	pump(t);
 	return fb_lw_net_hold_until(t->net);
 }
 
@@ -1343,6 +1402,9 @@ static bool lw_drain(struct fb_transport *t)
 {
 	if (t->drained)
 		return true;
+	pump(t);
+	if (t->pend_len)
+		return false;
 	t->drained = fb_lw_net_drain(t->net);
 	return t->drained;
 }
@@ -1367,6 +1429,7 @@ static void lw_free(struct fb_transport *t)
 	fb_lw_net_free(t->net);
 	free(t->codec_of);
 	free(t->fport_of);
+	free(t->pend);
 	free(t);
 }
 
