@@ -32,7 +32,7 @@ static const char *const gen_keys[FB_GEN_NKINDS][8] = {
 	[FB_GEN_DAILY]          = { "kind", "mean", "amplitude", "peaks", "width", "noise", "weekly", NULL },
 	[FB_GEN_SINE]           = { "kind", "mean", "amplitude", "period", "phase", NULL },
 	[FB_GEN_POISSON]        = { "kind", "rate", NULL },
-	[FB_GEN_SAWTOOTH]       = { "kind", "rise_per_day", "reset_above", "reset_to", NULL },
+	[FB_GEN_SAWTOOTH]       = { "kind", "rise_per_day", "reset_above", "reset_below", "reset_to", NULL },
 	[FB_GEN_CSV]            = { "kind", "file", "column", "time_column", "loop", "speed", NULL },
 };
 
@@ -156,8 +156,8 @@ static void ut_sample(const struct fb_device_ctx *ctx, void *state, fb_time_us t
 			break;
 		case FB_GEN_SAWTOOTH:
 			v = st[g->slot] + g->a * (double)ctx->interval_us / (double)FB_US_PER_DAY;
-			if (v >= g->b)
-				v = g->c;      /* the reset event: emptied, recalibrated, replaced */
+			if (g->a > 0 ? v >= g->b : v <= g->b)
+				v = g->c;      /* the reset event: emptied, recharged, replaced */
 			st[g->slot] = v;
 			break;
 		case FB_GEN_CSV:
@@ -716,17 +716,32 @@ static int load_gen(struct fb_usertype *u, struct fb_gen *g, const struct fb_yno
 			errs++, bad_value(&c, "rate", "must be between 0 and 1000000 events per sample");
 		*lo = 0, *hi = floor(g->a + TAIL_SD * sqrt(g->a) + TAIL_SD);
 		break;
-	case FB_GEN_SAWTOOTH:
+	case FB_GEN_SAWTOOTH: {
+		/* Rising (reset_above) or falling (reset_below, a draining battery). */
+		const struct fb_ynode *above = fb_ynode_get(gn, "reset_above"), *below = fb_ynode_get(gn, "reset_below");
 		errs += gnum(&c, "rise_per_day", true, 0, &g->a) < 0;
-		errs += gnum(&c, "reset_above", true, 0, &g->b) < 0;
 		errs += gnum(&c, "reset_to", true, 0, &g->c) < 0;
-		if (!errs && !(g->a > 0))
-			errs++, bad_value(&c, "rise_per_day", "must be more than 0");
-		if (!errs && !(g->b > g->c))
+		if (errs)
+			break;
+		if (g->a == 0) {
+			errs++, bad_value(&c, "rise_per_day", "must not be 0");
+		} else if (g->a > 0 && below) {
+			errs++, fb_ynode_error(below, "'reset_below' is for a falling sawtooth (a negative "
+			                       "'rise_per_day'): use 'reset_above'");
+		} else if (g->a < 0 && above) {
+			errs++, fb_ynode_error(above, "'reset_above' is for a rising sawtooth (a positive "
+			                       "'rise_per_day'): use 'reset_below'");
+		} else if (gnum(&c, g->a > 0 ? "reset_above" : "reset_below", true, 0, &g->b) < 0) {
+			errs++;
+		} else if (g->a > 0 && !(g->b > g->c)) {
 			errs++, bad_value(&c, "reset_above", "must be more than 'reset_to'");
+		} else if (g->a < 0 && !(g->b < g->c)) {
+			errs++, bad_value(&c, "reset_below", "must be less than 'reset_to'");
+		}
 		g->slot = (int)u->nstate++;
-		*lo = g->c, *hi = g->b;
+		*lo = fmin(g->b, g->c), *hi = fmax(g->b, g->c);
 		break;
+	}
 	case FB_GEN_CSV:
 		errs += load_csv(&c, g, base_dir, u->model.default_interval_us, lo, hi);
 		break;

@@ -27,7 +27,8 @@ enum fb_gen_kind {
 	FB_GEN_DAILY,           /* mean, amplitude, peaks [h], width (h), noise, weekly [7] */
 	FB_GEN_SINE,            /* mean, amplitude, period, phase */
 	FB_GEN_POISSON,         /* rate: mean count per sample */
-	FB_GEN_SAWTOOTH,        /* rise_per_day, reset_above, reset_to */
+	FB_GEN_SAWTOOTH,        /* rise_per_day, reset_above (rising) or reset_below (falling),
+	                           reset_to */
 	FB_GEN_CSV,             /* file, column, time_column, loop, speed */
 	FB_GEN_NKINDS
 };

@@ -436,6 +436,28 @@ static void test_sawtooth(void **state)
 	dev_next(&d, v);
 	assert_true(v[0] == 5 || fabs(v[0] - prev - 6) < 1e-9);
 	fb_usertype_free(m);
+
+	/* Falling: a battery drains 0.05 V a day from 4.15 V and is swapped at 3.3 V. */
+	m = type_from("name: tag\ninterval: 1d\nfields:\n"
+	              "  - {name: v, gen: {kind: sawtooth, rise_per_day: -0.05, reset_below: 3.3, reset_to: 4.15}}\n");
+	assert_non_null(m);
+	assert_true(m->fields[0].min == 3.3 && m->fields[0].max == 4.15);
+	dev_init(&d, m, 4, 3, 0, NULL);
+	prev = -1;
+	resets = 0;
+	for (int i = 0; i < 100; i++) {
+		dev_next(&d, v);
+		assert_true(v[0] > 3.3 && v[0] <= 4.15);
+		if (prev >= 0 && v[0] > prev) {
+			assert_true(v[0] == 4.15 && prev - 0.05 <= 3.3 + 1e-9);
+			resets++;
+		} else if (prev >= 0) {
+			assert_near(prev - v[0], 0.05, 1e-9);
+		}
+		prev = v[0];
+	}
+	assert_true(resets >= 5 && resets <= 6);        /* every 17 days */
+	fb_usertype_free(m);
 }
 
 static const double levels[] = { 0.42, 0.44, 0.51, 0.63, 0.80, 1.25, 0.97 };
@@ -641,6 +663,13 @@ static void test_type_errors(void **state)
 	                    "t.yaml:3:64: error: 'period' must be longer than 0\n");
 	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, gen: {kind: sawtooth, rise_per_day: 1, reset_above: 5, reset_to: 9}}\n"),
 	                    "t.yaml:3:67: error: 'reset_above' must be more than 'reset_to', not 5\n");
+	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, gen: {kind: sawtooth, rise_per_day: -1, reset_above: 5, reset_to: 9}}\n"),
+	                    "t.yaml:3:68: error: 'reset_above' is for a rising sawtooth (a positive "
+	                    "'rise_per_day'): use 'reset_below'\n");
+	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, gen: {kind: sawtooth, rise_per_day: -1, reset_below: 9, reset_to: 5}}\n"),
+	                    "t.yaml:3:68: error: 'reset_below' must be less than 'reset_to', not 9\n");
+	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, gen: {kind: sawtooth, rise_per_day: 2, reset_to: 5}}\n"),
+	                    "t.yaml:3:20: error: missing key 'reset_above' in 'gen' of kind 'sawtooth'\n");
 	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, gen: {kind: poisson, rate: -1}}\n"),
 	                    "t.yaml:3:42: error: 'rate' must be between 0 and 1000000 events per sample, not -1\n");
 	assert_string_equal(type_error("name: t\nfields:\n  - {name: v, min: 5, max: 1, gen: {kind: constant, value: 3}}\n"),
