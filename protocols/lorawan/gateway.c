@@ -212,6 +212,23 @@ bool fb_lw_gateway_queue(struct fb_lw_gateway *gw, const struct fb_sm_rxpk *rx, 
 	return gw->npending == 1;
 }
 
+bool fb_lw_gateway_unqueue(struct fb_lw_gateway *gw, uint32_t tmst)
+{
+	for (size_t i = 0; i < gw->npending; i++) {
+		if (gw->pending[i].tmst != tmst)
+			continue;
+		for (size_t k = i + 1; k < gw->npending; k++) {
+			memcpy(gw->pending_data[k - 1], gw->pending_data[k], gw->pending[k].size);
+			gw->pending[k - 1] = gw->pending[k];
+			gw->pending[k - 1].data = gw->pending_data[k - 1];
+		}
+		gw->npending--;
+		gw->rxok--;
+		return true;
+	}
+	return false;
+}
+
 void fb_lw_gateway_flush(struct fb_lw_gateway *gw, fb_time_us wall_now)
 {
 	if (!gw->npending)

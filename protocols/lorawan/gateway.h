@@ -82,6 +82,9 @@ uint32_t fb_lw_gateway_tmst(const struct fb_lw_gateway *gw, fb_time_us t);
 /* Queues one rxpk (data copied); sends a PUSH_DATA when 8 are queued. Returns true when the
  * caller should put the gateway on its flush list (first pending rxpk). */
 bool fb_lw_gateway_queue(struct fb_lw_gateway *gw, const struct fb_sm_rxpk *rx, fb_time_us wall_now);
+/* Takes back a queued rxpk (by tmst) that a collision destroyed before it was forwarded; it
+ * stays counted in rxnb, not in rxok. Returns true if it was still queued. */
+bool fb_lw_gateway_unqueue(struct fb_lw_gateway *gw, uint32_t tmst);
 /* Sends what is queued (PUSH_DATA with 1..8 rxpk). */
 void fb_lw_gateway_flush(struct fb_lw_gateway *gw, fb_time_us wall_now);
 /* Timers: keep-alive, stat, PUSH_ACK timeouts and retries. virtual_now stamps the stat time. */

@@ -27,6 +27,8 @@
  *       push_retries: 0
  *       reply_grace: 1s                   # wall-clock wait for a downlink in xN / max modes
  *       radio: {gamma: 2.08, pl_d0: 127.41, d0: 40m, shadowing: 0}
+ *       collisions: false                 # same channel + SF + overlapping airtime at a gateway:
+ *                                         # the stronger by 6 dB survives, else both are lost
  */
 #ifndef FB_LW_LORAWAN_H
 #define FB_LW_LORAWAN_H
@@ -53,6 +55,7 @@ struct fb_lw_config {
 	char server_text[128];
 	uint8_t protocol_version;          /* 2 or 1 */
 	bool otaa, duty_cycle, adr, confirmed, class_c, v103;
+	bool collisions;                   /* same channel and SF overlapping: 6 dB capture */
 	uint32_t net_id;
 	uint8_t retransmissions, initial_dr, push_retries;
 	fb_time_us push_timeout_us, reply_grace_us;
@@ -78,7 +81,7 @@ int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node);
 struct fb_lw_counters {
 	uint64_t joins_requested, joins_accepted, joins_failed;
 	uint64_t uplinks_sent, uplinks_confirmed, uplinks_acked, retransmissions, ack_timeouts;
-	uint64_t uplinks_unheard, rxpk_sent;
+	uint64_t uplinks_unheard, rxpk_sent, rxpk_collided;
 	uint64_t samples_not_joined, too_long, duty_cycle_deferrals, encode_errors;
 	uint64_t downlinks_received, downlinks_in_window, downlinks_late, downlinks_unmatched;
 	uint64_t downlinks_bad_mic, downlinks_replay, downlinks_bad_mac, downlinks_app;

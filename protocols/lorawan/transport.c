@@ -12,6 +12,7 @@
 
 #define RECENT 128             /* uplinks remembered per gateway for matching downlinks */
 #define MAX_REACH 4            /* gateways a device can reach */
+#define ON_AIR 64              /* receptions remembered per gateway for collisions */
 
 struct recent_up {
 	uint32_t tmst;
@@ -23,6 +24,11 @@ struct reach {
 	uint8_t n;
 	uint16_t gw[MAX_REACH];
 	float pl_db[MAX_REACH];
+};
+
+struct on_air {
+	struct fb_lw_rx rx;
+	uint32_t tmst;             /* to take it back from the gateway's batch */
 };
 
 struct wait_entry {
@@ -44,6 +50,8 @@ struct fb_lw_net {
 	struct fb_lw_gateway *gws;
 	size_t ngws;
 	struct recent_up *recent;          /* ngws * RECENT */
+	struct on_air *air;                /* ngws * ON_AIR, when collisions are on */
+	unsigned *air_pos;
 	unsigned *recent_pos;
 	struct fb_lw_device *devs;
 	struct reach *reach;
@@ -144,7 +152,7 @@ int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
 	static const char *const keys[] = {
 		"server", "protocol", "gateways", "activation", "region", "lorawan_version", "keys",
 		"payload", "duty_cycle", "adr", "confirmed", "retransmissions", "class", "net_id",
-		"push_timeout", "push_retries", "reply_grace", "radio", NULL
+		"push_timeout", "push_retries", "reply_grace", "radio", "collisions", NULL
 	};
 	const struct fb_ynode *n;
 	if (!node)
@@ -205,6 +213,8 @@ int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
 	if ((n = fb_ynode_get(node, "adr")) && fb_ynode_bool(n, "'adr'", &c->adr) < 0)
 		return -1;
 	if ((n = fb_ynode_get(node, "confirmed")) && fb_ynode_bool(n, "'confirmed'", &c->confirmed) < 0)
+		return -1;
+	if ((n = fb_ynode_get(node, "collisions")) && fb_ynode_bool(n, "'collisions'", &c->collisions) < 0)
 		return -1;
 	if ((n = fb_ynode_get(node, "retransmissions"))) {
 		if (fb_ynode_int(n, "'retransmissions'", 0, FB_LW_MAX_RETX, &iv) < 0)
@@ -634,6 +644,12 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 	if (!n->gws || !n->recent || !n->recent_pos || !n->flush_list || !n->devs || !n->reach
 	    || !n->active || !n->addr_table)
 		goto oom;
+	if (cfg->collisions) {
+		n->air = calloc(n->ngws * ON_AIR, sizeof(*n->air));
+		n->air_pos = calloc(n->ngws, sizeof(*n->air_pos));
+		if (!n->air || !n->air_pos)
+			goto oom;
+	}
 	for (size_t g = 0; g < n->ngws; g++) {
 		struct fb_lw_gateway *gw = &n->gws[g];
 		gw->fd = -1;
@@ -729,6 +745,31 @@ static double shadow_db(const struct fb_lw_net *n, uint32_t dev, uint64_t frame,
 	return n->cfg.radio.shadowing_db * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
+/* Checks a new reception at gateway g against the ones still on the air there (LoRaSim / ns-3
+ * lorawan: same frequency and SF, overlapping, 6 dB capture). A destroyed earlier frame still in
+ * the gateway's batch is taken back; one already forwarded stays forwarded (counted only).
+ * Returns true when the new frame is lost. */
+static bool collides(struct fb_lw_net *n, unsigned g, const struct fb_lw_tx *tx, int sf, double rssi,
+                     uint32_t tmst)
+{
+	struct fb_lw_rx now = { tx->start, tx->start + tx->airtime, tx->freq_hz, sf, rssi, false };
+	struct on_air *ring = &n->air[(size_t)g * ON_AIR];
+	for (unsigned i = 0; i < ON_AIR; i++) {
+		struct on_air *a = &ring[i];
+		/* a frame already lost still occupies the channel */
+		if (a->rx.end <= now.start || !fb_lw_rx_capture(&a->rx, &now))
+			continue;
+		if (a->rx.lost && fb_lw_gateway_unqueue(&n->gws[g], a->tmst))
+			n->c.rxpk_collided++;
+	}
+	struct on_air *slot = &ring[n->air_pos[g]++ % ON_AIR];
+	slot->rx = now;
+	slot->tmst = tmst;
+	if (now.lost)
+		n->c.rxpk_collided++;
+	return now.lost;
+}
+
 static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx *tx)
 {
 	struct fb_lw_device *d = &n->devs[local];
@@ -748,8 +789,12 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 		          && link.snr_db >= fb_lw_snr_floor_db(sf, 125000);
 		if (!link.heard)
 			continue;
-		heard++;
 		struct fb_lw_gateway *gw = &n->gws[r->gw[k]];
+		if (n->air && collides(n, r->gw[k], tx, sf, link.rssi_dbm, fb_lw_gateway_tmst(gw, end))) {
+			gw->rxnb++;                 /* received, CRC bad: not forwarded */
+			continue;
+		}
+		heard++;
 		int slot = 0;
 		for (int i = 0; i < FB_LW_MAX_CHANNELS; i++)
 			if (d->ch.ch[i].freq_hz == tx->freq_hz)
@@ -1073,6 +1118,8 @@ void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out)
 	        (unsigned long long)c->uplinks_acked, (unsigned long long)c->retransmissions,
 	        (unsigned long long)c->uplinks_unheard, (unsigned long long)c->samples_not_joined,
 	        (unsigned long long)c->duty_cycle_deferrals);
+	if (n->cfg.collisions)
+		fprintf(out, "lorawan: receptions lost to collisions %llu\n", (unsigned long long)c->rxpk_collided);
 	fprintf(out, "lorawan: PUSH_DATA %llu, acked %llu, timeouts %llu, retries %llu, ack rtt p50 "
 	        "<%llu us p99 <%llu us max %llu us\n", (unsigned long long)g.push_sent,
 	        (unsigned long long)g.push_acked, (unsigned long long)g.push_timeouts,
@@ -1097,7 +1144,7 @@ json_t *fb_lw_net_report(const struct fb_lw_net *n)
 	json_t *hist = json_array();
 	for (int i = 0; i < FB_LW_RTT_BUCKETS; i++)
 		json_array_append_new(hist, json_integer((json_int_t)g.rtt_hist[i]));
-	return json_pack("{s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+	return json_pack("{s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 	                 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}}",
 	                 "gateways", (int)n->ngws, "devices", (int)n->ndevs,
 	                 "duty_cycle_compliant", n->cfg.duty_cycle,
@@ -1107,6 +1154,7 @@ json_t *fb_lw_net_report(const struct fb_lw_net *n)
 	                 "confirmed", (json_int_t)c->uplinks_confirmed, "acked", (json_int_t)c->uplinks_acked,
 	                 "retransmissions", (json_int_t)c->retransmissions,
 	                 "unheard", (json_int_t)c->uplinks_unheard,
+	                 "collided", (json_int_t)c->rxpk_collided,
 	                 "before_join", (json_int_t)c->samples_not_joined,
 	                 "duty_cycle_deferrals", (json_int_t)c->duty_cycle_deferrals,
 	                 "too_long", (json_int_t)c->too_long,
@@ -1144,6 +1192,8 @@ void fb_lw_net_free(struct fb_lw_net *n)
 	free(n->gws);
 	free(n->recent);
 	free(n->recent_pos);
+	free(n->air);
+	free(n->air_pos);
 	free(n->flush_list);
 	free(n->devs);
 	free(n->reach);

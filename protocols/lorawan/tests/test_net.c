@@ -1,0 +1,169 @@
+/* The network of devices and gateways without a real network server: collisions with 6 dB
+ * capture at a gateway, several gateways hearing one uplink with their own metadata, a class C
+ * immediate downlink found by DevAddr, and the JSON report. A bare UDP socket plays the server. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include "protocols/lorawan/lorawan.h"
+
+static struct ev_loop *loop;
+static int ns;
+static struct sockaddr_in ns_addr;
+static const fb_time_us T0 = 1780000000LL * FB_US_PER_S;
+
+static struct fb_lw_net *make(bool collisions, bool class_c, unsigned per_site, const double *dist_m,
+                              uint32_t ndev, double radius)
+{
+	static double lat[8], lon[8];
+	static uint32_t site[8];
+	static struct fb_site s = { .id = "s", .lat = 43.3, .lon = 5.4 };
+	s.radius_m = radius;
+	for (uint32_t i = 0; i < ndev; i++) {
+		lat[i] = s.lat + dist_m[i] / 111320.0;
+		lon[i] = s.lon;
+	}
+	struct fb_lw_config cfg;
+	fb_lw_config_defaults(&cfg);
+	char url[64];
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", ntohs(ns_addr.sin_port));
+	assert_int_equal(fb_lw_parse_server(&cfg, url), 0);
+	cfg.otaa = false;
+	cfg.duty_cycle = false;
+	cfg.collisions = collisions;
+	cfg.class_c = class_c;
+	cfg.per_site = per_site;
+	struct fb_lw_placement p = { .seed = 3, .count = ndev, .lat = lat, .lon = lon, .site = site,
+	                             .sites = &s, .nsites = 1 };
+	struct fb_lw_net *n = fb_lw_net_new(loop, &cfg, &p, NULL);
+	fb_lw_config_release(&cfg);
+	assert_non_null(n);
+	for (uint32_t i = 0; i < ndev; i++)     /* one channel: frames at the same time collide */
+		assert_int_equal(fb_lw_channels_apply_mask(&fb_lw_net_device(n, i)->ch, 0x0001, 0), 1);
+	return n;
+}
+
+static void test_capture(void **state)
+{
+	const double d[3] = { 5, 6, 60 };       /* 0 and 1 within 6 dB; 2 far weaker */
+	struct fb_lw_net *n = make(true, false, 1, d, 3, 100);
+	uint8_t pl[4] = { 1, 2, 3, 4 };
+	struct fb_lw_gateway *gw = fb_lw_net_gateway(n, 0);
+	/* the strong one first, the weak one 10 ms later: the weak one is captured away */
+	fb_lw_net_uplink(n, 0, T0, pl, 4, 1);
+	fb_lw_net_uplink(n, 2, T0 + 10000, pl, 4, 1);
+	assert_int_equal(gw->npending, 1);
+	assert_int_equal(fb_lw_net_counters(n)->rxpk_collided, 1);
+	/* two of similar strength overlapping: both lost, the first taken back from the batch */
+	fb_lw_net_uplink(n, 0, T0 + 10 * FB_US_PER_S, pl, 4, 1);
+	assert_int_equal(gw->npending, 2);
+	fb_lw_net_uplink(n, 1, T0 + 10 * FB_US_PER_S + 20000, pl, 4, 1);
+	assert_int_equal(gw->npending, 1);
+	assert_int_equal(fb_lw_net_counters(n)->rxpk_collided, 3);
+	/* after the airtime: no collision */
+	fb_lw_net_uplink(n, 1, T0 + 20 * FB_US_PER_S, pl, 4, 1);
+	assert_int_equal(gw->npending, 2);
+	assert_int_equal(gw->rxnb, 5);
+	assert_int_equal(gw->rxok, 2);
+	json_t *rep = fb_lw_net_report(n);
+	assert_non_null(rep);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "uplinks"), "collided")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "uplinks"), "sent")), 5);
+	json_decref(rep);
+	fb_lw_net_free(n);
+
+	/* collisions off: all forwarded */
+	n = make(false, false, 1, d, 3, 100);
+	fb_lw_net_uplink(n, 0, T0, pl, 4, 1);
+	fb_lw_net_uplink(n, 1, T0 + 10000, pl, 4, 1);
+	assert_int_equal(fb_lw_net_gateway(n, 0)->npending, 2);
+	fb_lw_net_free(n);
+}
+
+static void test_multi_gateway_and_class_c(void **state)
+{
+	const double d[1] = { 10 };
+	/* 3 gateways: one at the centre, two 40 m out: each hears the frame with its own RSSI */
+	struct fb_lw_net *n = make(false, true, 3, d, 1, 80);
+	assert_int_equal(fb_lw_net_start(n), 0);
+	uint8_t buf[FB_SM_BUF_SIZE], pl[3] = { 7, 7, 7 };
+	struct sockaddr_in from[3];
+	/* each gateway's PULL_DATA opens its downlink path */
+	for (int i = 0; i < 20; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	int pulls = 0;
+	socklen_t fl = sizeof(from[0]);
+	ssize_t r;
+	while ((r = recvfrom(ns, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from[pulls], &fl)) > 0)
+		if (buf[3] == FB_SM_PULL_DATA && pulls < 3)
+			pulls++;
+	assert_int_equal(pulls, 3);
+	fb_lw_net_uplink(n, 0, T0, pl, 3, 1);
+	ev_run(loop, EVRUN_NOWAIT);               /* the prepare watcher flushes the batches */
+	int pushes = 0;
+	double rssi[3];
+	while ((r = recvfrom(ns, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL)) > 0) {
+		if (buf[3] != FB_SM_PUSH_DATA)
+			continue;
+		json_error_t err;
+		json_t *j = json_loadb((char *)buf + 12, (size_t)r - 12, 0, &err);
+		json_t *rx = json_array_get(json_object_get(j, "rxpk"), 0);
+		if (rx && pushes < 3)
+			rssi[pushes++] = json_number_value(json_object_get(rx, "rssi"));
+		json_decref(j);
+	}
+	assert_int_equal(pushes, 3);
+	assert_true(rssi[0] != rssi[1] || rssi[1] != rssi[2]);
+
+	/* class C: an immediate downlink by DevAddr, any time */
+	struct fb_lw_device *dev = fb_lw_net_device(n, 0);
+	struct fb_lw_crypto cr;
+	fb_lw_crypto_init(&cr);
+	struct fb_lw_data_frame f = { .mtype = FB_LW_UNCONF_DOWN, .dev_addr = dev->id.dev_addr, .fcnt = 0,
+	                              .fport = 10, .payload = (const uint8_t *)"\x01\x19", .payload_len = 2 };
+	uint8_t phy[64], b64[128];
+	ssize_t len = fb_lw_data_build(&cr, &f, dev->id.nwk_s_key, dev->id.app_s_key, phy, sizeof(phy));
+	fb_lw_crypto_release(&cr);
+	ssize_t bl = fb_base64_encode(phy, (size_t)len, (char *)b64, sizeof(b64));
+	b64[bl] = 0;
+	int m = snprintf((char *)buf + 4, sizeof(buf) - 4, "{\"txpk\":{\"imme\":true,\"freq\":869.525,\"rfch\":0,"
+	                 "\"powe\":14,\"modu\":\"LORA\",\"datr\":\"SF12BW125\",\"codr\":\"4/5\",\"ipol\":true,"
+	                 "\"size\":%zd,\"data\":\"%s\"}}", len, b64);
+	buf[0] = 2; buf[1] = 0x77; buf[2] = 0x88; buf[3] = FB_SM_PULL_RESP;
+	sendto(ns, buf, (size_t)m + 4, 0, (struct sockaddr *)&from[0], sizeof(from[0]));
+	for (int i = 0; i < 20 && !fb_lw_net_counters(n)->downlinks_app; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(fb_lw_net_counters(n)->downlinks_app, 1);
+	assert_int_equal(fb_lw_net_counters(n)->downlinks_in_window, 1);
+	/* TX_ACK with the PULL_RESP's token */
+	bool acked = false;
+	while ((r = recvfrom(ns, buf, sizeof(buf), MSG_DONTWAIT, NULL, NULL)) > 0)
+		if (buf[3] == FB_SM_TX_ACK && buf[1] == 0x77 && buf[2] == 0x88 && r == 12)
+			acked = true;
+	assert_true(acked);
+	fb_lw_net_free(n);
+}
+
+int main(void)
+{
+	loop = ev_default_loop(0);
+	ns = socket(AF_INET, SOCK_DGRAM, 0);
+	ns_addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(ns_addr);
+	if (bind(ns, (struct sockaddr *)&ns_addr, sizeof(ns_addr)) || getsockname(ns, (struct sockaddr *)&ns_addr, &al))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_capture),
+		cmocka_unit_test(test_multi_gateway_and_class_c),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
