@@ -395,6 +395,79 @@ static void commands_reach_the_devices(void **state)
 	json_decref(tr);
 }
 
+/* Sparkplug over 3.1.1 across a reconnect: the second CONNECT carries bdSeq 1 in its will and
+ * its NBIRTH; at the end the node publishes NDEATH with that bdSeq itself. */
+static void sparkplug_bdseq_across_a_reconnect(void **state)
+{
+	(void)state;
+	char scenario[4096];
+	snprintf(scenario, sizeof scenario,
+	         "name: mqtt-spb\nseed: 4\nstart: 2026-01-10T00:00:00+01:00\nduration: 2h\n"
+	         "sites:\n  - {id: euromed, name: Euromed, lat: 43.3, lon: 5.37, radius: 500m}\n"
+	         "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    version: 3.1.1\n"
+	         "    connection: per-site\n    reconnect: {min: 100ms, max: 200ms}\n"
+	         "fleets:\n"
+	         "  - {type: streetlight, count: 2, site: euromed, transport: mqtt, codec: sparkplug, interval: 5m}\n",
+	         mopts.port);
+	write_file("spb.yaml", scenario);
+	char log[512], yaml[512], trace[512];
+	snprintf(log, sizeof log, "%s/spb-sub.log", tmpdir);
+	snprintf(yaml, sizeof yaml, "%s/spb.yaml", tmpdir);
+	snprintf(trace, sizeof trace, "%s/spb.jsonl", tmpdir);
+	struct fb_peer sub, run;
+	start_subscriber(&sub, log);
+	/* 2 h at x1200: 6 s */
+	const char *argv[] = { fleetbench, "run", yaml, "--out", trace, "--speed", "x1200", "--quiet", NULL };
+	assert_int_equal(fb_peer_spawn(&run, argv, NULL), 0);
+	assert_int_equal(fb_peer_wait_line(&sub, "spBv1.0/fleetbench/DDATA/euromed/", NULL, 0, 10000), 0);
+	/* a client with the node's client id takes the session over: the broker drops the node,
+	 * which reconnects (a broker restart would also drop the subscriber, which would then miss
+	 * the QoS 0 births) */
+	char port[8];
+	snprintf(port, sizeof port, "%u", mopts.port);
+	const char *takeover[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-i", "fleetbench-euromed-0",
+	                           "-t", "takeover", "-m", "x", NULL };
+	assert_int_equal(fb_peer_run(takeover, 5000), 0);
+	assert_int_equal(fb_peer_wait_exit(&run, 30000), 0);
+	unlink(run.log_path);
+	static struct msg m[500];
+	size_t n = 0;
+	for (int i = 0; i < 500; i++) {     /* polled until the final NDEATH is in */
+		n = read_messages(log, m, 500);
+		if (n && strstr(m[n - 1].topic, "/NDEATH/"))
+			break;
+		usleep(10000);
+	}
+	fb_peer_stop(&sub, 2000);
+	json_t *spb = sparkplug_decode(m, n);
+	json_int_t births[4];
+	size_t nbirths = 0, i;
+	json_t *e, *last = NULL;
+	json_array_foreach(spb, i, e) {
+		const char *topic = json_string_value(json_object_get(e, "topic"));
+		if (!strncmp(topic, "spBv1.0/fleetbench/NDEATH/", 26) && last &&
+		    strstr(json_string_value(json_object_get(last, "topic")), "/NDEATH/"))
+			continue;   /* the will of the dropped session may come too */
+		if (strstr(topic, "/NBIRTH/") && nbirths < 4) {
+			assert_int_equal(json_integer_value(json_object_get(e, "seq")), 0);
+			json_t *mt;
+			size_t k;
+			json_array_foreach(json_object_get(e, "metrics"), k, mt)
+				if (!strcmp(json_string_value(json_object_get(mt, "name")), "bdSeq"))
+					births[nbirths] = json_integer_value(json_object_get(mt, "value"));
+			nbirths++;
+		}
+		last = e;
+	}
+	assert_int_equal(nbirths, 2);
+	assert_int_equal(births[0], 0);
+	assert_int_equal(births[1], 1);
+	assert_non_null(last);
+	assert_non_null(strstr(json_string_value(json_object_get(last, "topic")), "/NDEATH/euromed"));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(last, "metrics"), 0), "value")), 1);
+	json_decref(spb);
+}
+
 static void bad_settings_are_located(void **state)
 {
 	(void)state;
@@ -455,6 +528,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_message_matches_the_trace),
 		cmocka_unit_test(commands_reach_the_devices),
+		cmocka_unit_test(sparkplug_bdseq_across_a_reconnect),
 		cmocka_unit_test(bad_settings_are_located),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
