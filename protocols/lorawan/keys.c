@@ -64,7 +64,7 @@ static uint64_t be(const uint8_t *p, int n)
 }
 
 int fb_lw_keys_load_csv(const char *path, uint32_t first, uint32_t count,
-                        struct fb_lw_identity *ids)
+                        struct fb_lw_identity *ids, const bool *required)
 {
 	static const char header[] = "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key";
 	FILE *f = fopen(path, "r");
@@ -143,7 +143,7 @@ int fb_lw_keys_load_csv(const char *path, uint32_t first, uint32_t count,
 	if (!rc && ferror(f))
 		rc = fb_error("cannot read '%s': %s", path, strerror(errno));
 	for (uint32_t i = 0; !rc && i < count; i++)
-		if (!seen[i])
+		if (!seen[i] && (!required || required[i]))
 			rc = fb_error("keys file '%s' has no row for device %u", path, first + i);
 	free(seen);
 	fclose(f);

@@ -28,9 +28,9 @@ uint64_t fb_lw_gateway_eui(uint32_t index);
 /* A keys file: CSV with the header `device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key`
  * (the format `fleetbench keys --format csv` writes; empty ABP columns allowed for OTAA).
  * Loads rows for devices [first, first + count) into ids (count entries); every device in the
- * range must have a row. Returns 0, or -1 after a "file:line: error" message. */
+ * range whose required[i] is set (all when required is NULL) must have a row. Returns 0, or -1 after a "file:line: error" message. */
 int fb_lw_keys_load_csv(const char *path, uint32_t first, uint32_t count,
-                        struct fb_lw_identity *ids);
+                        struct fb_lw_identity *ids, const bool *required);
 
 enum fb_lw_keys_format { FB_LW_KEYS_CSV, FB_LW_KEYS_CHIRPSTACK, FB_LW_KEYS_TTS };
 /* "csv", "chirpstack", "tts" -> format, or -1. */

@@ -667,7 +667,7 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 		ids = calloc(n->ndevs ? n->ndevs : 1, sizeof(*ids));
 		if (!ids)
 			goto oom;
-		if (fb_lw_keys_load_csv(cfg->keys_file, n->first, n->ndevs, ids) < 0) {
+		if (fb_lw_keys_load_csv(cfg->keys_file, n->first, n->ndevs, ids, p->active) < 0) {
 			free(ids);
 			fb_lw_net_free(n);
 			return NULL;
@@ -1503,11 +1503,20 @@ int fb_lw_keys_command(const struct fb_scenario *sc, enum fb_lw_keys_format form
 	}
 	struct fb_lw_identity *ids = NULL;
 	if (cfg.keys_file) {
-		ids = calloc(sc->ndevices ? sc->ndevices : 1, sizeof(*ids));
-		if (!ids || fb_lw_keys_load_csv(cfg.keys_file, 0, (uint32_t)sc->ndevices, ids) < 0) {
+		size_t nd = sc->ndevices ? sc->ndevices : 1;
+		ids = calloc(nd, sizeof(*ids));
+		bool *need = calloc(nd, sizeof(bool));
+		for (size_t fi = 0; ids && need && fi < sc->nfleets; fi++)
+			if (sc->fleets[fi].transport && !strcmp(sc->fleets[fi].transport, "lorawan"))
+				for (uint32_t k = 0; k < sc->fleets[fi].count; k++)
+					need[sc->fleets[fi].first + k] = true;
+		int rc = ids && need ? fb_lw_keys_load_csv(cfg.keys_file, 0, (uint32_t)sc->ndevices, ids, need)
+		                     : fb_error("out of memory");
+		free(need);
+		if (rc < 0) {
 			free(ids);
 			fb_lw_config_release(&cfg);
-			return ids ? -1 : fb_error("out of memory");
+			return -1;
 		}
 	}
 	int rc = fb_lw_keys_write_begin(out, format);

@@ -60,13 +60,16 @@ static void test_csv_roundtrip(void **state)
 	assert_int_equal(write(fd, csv, strlen(csv)), (ssize_t)strlen(csv));
 	close(fd);
 	struct fb_lw_identity ids[3], want;
-	assert_int_equal(fb_lw_keys_load_csv(path, 1, 3, ids), 0);
+	assert_int_equal(fb_lw_keys_load_csv(path, 1, 3, ids, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		fb_lw_identity_derive(9, (uint32_t)i + 1, 0, &want);
 		assert_memory_equal(&ids[i], &want, sizeof(want));
 	}
 	/* a device missing from the file */
-	assert_int_equal(fb_lw_keys_load_csv(path, 2, 3, ids), -1);
+	assert_int_equal(fb_lw_keys_load_csv(path, 2, 3, ids, NULL), -1);
+	/* ... unless that device does not use the transport */
+	const bool need[3] = { true, true, false };
+	assert_int_equal(fb_lw_keys_load_csv(path, 2, 3, ids, need), 0);
 	/* OTAA rows (empty ABP columns) load too */
 	free(csv);
 	csv = write_all(FB_LW_KEYS_CSV, false, 2);
@@ -74,18 +77,18 @@ static void test_csv_roundtrip(void **state)
 	FILE *f = fopen(path, "w");
 	fputs(csv, f);
 	fclose(f);
-	assert_int_equal(fb_lw_keys_load_csv(path, 0, 2, ids), 0);
+	assert_int_equal(fb_lw_keys_load_csv(path, 0, 2, ids, NULL), 0);
 	fb_lw_identity_derive(9, 1, 0, &want);
 	assert_memory_equal(ids[1].app_key, want.app_key, 16);
 	/* a bad header and a bad key are refused */
 	f = fopen(path, "w");
 	fputs("dev,eui\n", f);
 	fclose(f);
-	assert_int_equal(fb_lw_keys_load_csv(path, 0, 1, ids), -1);
+	assert_int_equal(fb_lw_keys_load_csv(path, 0, 1, ids, NULL), -1);
 	f = fopen(path, "w");
 	fputs("device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key\n0,02fb000000000000,02fb000000000000,zz,,,\n", f);
 	fclose(f);
-	assert_int_equal(fb_lw_keys_load_csv(path, 0, 1, ids), -1);
+	assert_int_equal(fb_lw_keys_load_csv(path, 0, 1, ids, NULL), -1);
 	unlink(path);
 	free(csv);
 }
@@ -197,6 +200,42 @@ static void test_config(void **state)
 	}
 }
 
+static void test_keys_command(void **state)
+{
+	char path[] = "/tmp/fb-lw-scn-XXXXXX";
+	int fd = mkstemp(path);
+	const char *yaml =
+		"name: keys\nseed: 5\nstart: 2026-06-01T00:00:00Z\nduration: 1h\n"
+		"sites:\n  - {id: a, name: A, lat: 43.3, lon: 5.4, radius: 100m}\n"
+		"transports:\n  lorawan:\n    server: udp://127.0.0.1:1700\n    activation: abp\n    net_id: \"000013\"\n"
+		"fleets:\n  - {type: noise, count: 2, site: a}\n"
+		"  - {type: streetlight, count: 3, site: a, transport: lorawan}\n";
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	struct fb_scenario *sc = fb_scenario_load(path, NULL);
+	assert_non_null(sc);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	assert_int_equal(fb_lw_keys_command(sc, FB_LW_KEYS_CSV, out), 0);
+	fclose(out);
+	/* the header, then the three lorawan devices (global indexes 2..4) with ABP columns */
+	int lines = 0;
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 4);
+	struct fb_lw_identity id;
+	fb_lw_identity_derive(5, 2, 0x13, &id);
+	char want[64];
+	snprintf(want, sizeof(want), "\n2,%016llx,", (unsigned long long)id.dev_eui);
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, ",26000004,"));
+	assert_null(strstr(buf, "\n0,"));
+	free(buf);
+	fb_scenario_free(sc);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_csv_roundtrip),
 		cmocka_unit_test(test_provisioning_formats),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_keys_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
