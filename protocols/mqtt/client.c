@@ -73,6 +73,7 @@ struct fb_mqtt_conn {
 	struct slot *slots;
 	uint16_t *free_slots;
 	uint16_t nfree, ninflight;
+	uint16_t send_max;           /* window in use: min(inflight, the broker's Receive Maximum) */
 	uint64_t next_order;
 	/* queue behind the window: records [u32 len][u16 pid offset][packet] */
 	uint8_t *q;
@@ -491,7 +492,7 @@ static void slot_commit(struct fb_mqtt_conn *c, struct slot *s, size_t len, size
 /* Fills the window from the queue. */
 static void window_refill(struct fb_mqtt_conn *c)
 {
-	while (c->nfree && c->q_count) {
+	while (c->nfree && c->ninflight < c->send_max && c->q_count) {
 		uint8_t *r = c->q + c->q_off;
 		uint32_t len;
 		uint16_t pid_off;
@@ -582,7 +583,7 @@ int fb_mqtt_publish(struct fb_mqtt_conn *c, const char *topic, const uint8_t *pa
 	/* the packet id follows the fixed header and the topic */
 	size_t rl = (size_t)n - 1, hdr = 1 + (rl < 128 ? 1 : rl < 16384 ? 2 : rl < 2097152 ? 3 : 4);
 	size_t pid_off = hdr + 2 + strlen(topic);
-	if (c->nfree && c->q_count == 0) {
+	if (c->nfree && c->ninflight < c->send_max && c->q_count == 0) {
 		struct slot *s = slot_take(c, (size_t)n);
 		if (!s)
 			return -1;
@@ -643,6 +644,12 @@ static void on_connack(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 	}
 	c->state = ST_UP;
 	c->attempts = 0;
+	/* MQTT 5 §3.2.2.3.3: no more unacknowledged QoS 1/2 messages than the broker's Receive
+	 * Maximum (resends of what is already in the window included) */
+	c->send_max = p->cfg.inflight;
+	const struct fb_mqtt_prop *rm = fb_mqtt_prop_get(&pk->props, FB_MQTT_P_RECEIVE_MAXIMUM);
+	if (rm && rm->num < c->send_max)
+		c->send_max = (uint16_t)rm->num;
 	c->sessions++;
 	p->stats.connects_ok++;
 	p->stats.connections_up++;
@@ -1163,6 +1170,7 @@ struct fb_mqtt_conn *fb_mqtt_pool_add(struct fb_mqtt_pool *p, const struct fb_mq
 		return NULL;
 	}
 	fb_mqtt_decoder_init(&c->dec, c->in, c->in_cap, p->cfg.max_packet, p->cfg.version);
+	c->send_max = p->cfg.inflight;
 	fb_rng_init(&c->rng, p->cfg.seed, cc->index, FB_RNG_TRANSPORT);
 	ev_init(&c->io, io_cb);
 	ev_init(&c->timer, timer_cb);

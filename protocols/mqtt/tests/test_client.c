@@ -408,6 +408,12 @@ struct fake {
 	const uint8_t *reply[8];     /* per accepted connection, bytes after its CONNECT */
 	size_t reply_len[8];
 	int accepted;
+	uint8_t version;             /* set: packets from the client are decoded and counted */
+	uint8_t inbuf[8][4096];
+	struct fb_mqtt_decoder dec[8];
+	int publishes;
+	uint16_t unacked[64];
+	int nunacked;
 };
 
 static void fake_conn_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -426,6 +432,19 @@ static void fake_conn_cb(struct ev_loop *l, ev_io *w, int revents)
 		ssize_t wr = write(w->fd, f->reply[i], f->reply_len[i]);
 		assert_int_equal(wr, (ssize_t)f->reply_len[i]);
 	}
+	if (f->version) {
+		size_t room;
+		uint8_t *dst = fb_mqtt_decoder_space(&f->dec[i], &room);
+		assert_true((size_t)n <= room);
+		memcpy(dst, buf, (size_t)n);
+		fb_mqtt_decoder_commit(&f->dec[i], (size_t)n);
+		struct fb_mqtt_packet p;
+		while (fb_mqtt_decoder_next(&f->dec[i], &p) > 0)
+			if (p.type == FB_MQTT_PUBLISH && f->nunacked < 64) {
+				f->publishes++;
+				f->unacked[f->nunacked++] = p.packet_id;
+			}
+	}
 }
 
 static void fake_accept_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -439,6 +458,8 @@ static void fake_accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	if (f->version)
+		fb_mqtt_decoder_init(&f->dec[f->nconn], f->inbuf[f->nconn], sizeof f->inbuf[0], 4096, f->version);
 	ev_io *cw = &f->conn_w[f->nconn++];
 	ev_io_init(cw, fake_conn_cb, fd, EV_READ);
 	cw->data = f;
@@ -511,6 +532,43 @@ static void malformed_bytes_are_counted(void **state)
 	fake_stop(&f);
 }
 
+/* MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds the window, whatever `inflight` says. */
+static void receive_maximum_is_honoured(void **state)
+{
+	(void)state;
+	static const uint8_t connack_rm2[] = { 0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x02 };
+	struct fake f;
+	memset(&f, 0, sizeof f);
+	f.version = FB_MQTT_V5;
+	f.reply[0] = connack_rm2;
+	f.reply_len[0] = sizeof connack_rm2;
+	uint16_t port = fake_start(&f);
+	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V5);
+	cfg.inflight = 10;
+	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
+	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "windowed", .clean_start = true };
+	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
+	fb_mqtt_pool_start(pool);
+	struct want_up w = { pool, 1 };
+	assert_true(run_until(all_up, &w, 5));
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fb_mqtt_publish(c, "t/w", (const uint8_t *)"x", 1, 1, false), 0);
+	run_for(0.1);
+	assert_int_equal(f.publishes, 2);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->inflight, 2);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->queued, 3);
+	/* each PUBACK lets one more through */
+	for (int round = 0; round < 3; round++) {
+		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[round] >> 8), (uint8_t)f.unacked[round] };
+		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
+		run_for(0.05);
+		assert_int_equal(f.publishes, 3 + round);
+	}
+	assert_int_equal(fb_mqtt_pool_stats(pool)->pub_acked, 3);
+	fb_mqtt_pool_free(pool);
+	fake_stop(&f);
+}
+
 static void unreachable_broker_backs_off(void **state)
 {
 	(void)state;
@@ -556,6 +614,7 @@ int main(void)
 		cmocka_unit_test(delivery_v5),
 		cmocka_unit_test(refused_with_bad_password),
 		cmocka_unit_test(malformed_bytes_are_counted),
+		cmocka_unit_test(receive_maximum_is_honoured),
 		cmocka_unit_test(unreachable_broker_backs_off),
 		cmocka_unit_test(tls_good_unknown_ca_wrong_host),
 		cmocka_unit_test(broker_restart_loses_nothing),
