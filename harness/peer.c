@@ -213,17 +213,35 @@ static int reap(struct fb_peer *p, int st)
 	return -1;
 }
 
+/* The child leads its own process group (setpgid in fb_peer_spawn), so a signal to the group
+ * also reaches what it started ("sh -c 'a | b'", node's workers). */
+static void signal_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) != 0)
+		kill(pid, sig);
+}
+
+/* After the leader is reaped: members of its group still running get SIGKILL. */
+static int reap_group(struct fb_peer *p, int st)
+{
+	pid_t pid = p->pid;
+	int rc = reap(p, st);
+	if (kill(-pid, 0) == 0)
+		kill(-pid, SIGKILL);
+	return rc;
+}
+
 int fb_peer_stop(struct fb_peer *p, int grace_ms)
 {
 	if (p->pid <= 0)
 		return -1;
 	int st;
-	kill(p->pid, SIGTERM);
+	signal_group(p->pid, SIGTERM);
 	int64_t deadline = mono_ms() + grace_ms;
 	for (;;) {
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid)
-			return reap(p, st);
+			return reap_group(p, st);
 		if (r < 0) {
 			p->pid = 0;
 			return -1;
@@ -232,13 +250,13 @@ int fb_peer_stop(struct fb_peer *p, int grace_ms)
 			break;
 		nap_ms(POLL_STEP_MS / 2);
 	}
-	kill(p->pid, SIGKILL);
+	signal_group(p->pid, SIGKILL);
 	while (waitpid(p->pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			p->pid = 0;
 			return -1;
 		}
-	return reap(p, st);
+	return reap_group(p, st);
 }
 
 int fb_peer_wait_exit(struct fb_peer *p, int timeout_ms)

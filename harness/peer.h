@@ -58,7 +58,9 @@ int fb_peer_wait_exit(struct fb_peer *p, int timeout_ms);
  * -1 if it could not start or timed out. Its output is printed when the status is not 0. */
 int fb_peer_run(const char *const argv[], int timeout_ms);
 
-/* Stops the child: SIGTERM, then SIGKILL if it is still there after grace_ms; reaps it. Returns
+/* Stops the child: SIGTERM, then SIGKILL if it is still there after grace_ms; reaps it. The child
+ * leads its own process group and the signals go to the group, so what it started dies with it
+ * ("sh -c 'yes | mosquitto_pub -l'"); members left after the leader exits get SIGKILL. Returns
  * its exit status (0-255), 128+signal if a signal ended it, or -1 if there was no child. Safe to
  * call twice. */
 int fb_peer_stop(struct fb_peer *p, int grace_ms);

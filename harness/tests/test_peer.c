@@ -4,7 +4,9 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -72,6 +74,29 @@ static void sigterm_ignored_gets_sigkill(void **state)
 	unlink(p.log_path);
 }
 
+/* A pipeline under sh: stopping the peer stops the whole pipeline, nothing is left behind. */
+static void stop_reaches_the_group(void **state)
+{
+	(void)state;
+	struct fb_peer p;
+	const char *argv[] = { "sh", "-c", "sleep 30 & echo child $!; wait", NULL };
+	assert_int_equal(fb_peer_spawn(&p, argv, NULL), 0);
+	char line[64];
+	assert_int_equal(fb_peer_wait_line(&p, "child ", line, sizeof line, 5000), 0);
+	pid_t child = (pid_t)atoi(line + 6);
+	assert_true(child > 0);
+	fb_peer_stop(&p, 2000);
+	/* the background sleep got the signal too (it is our grandchild: poll until it is gone) */
+	int gone = 0;
+	for (int i = 0; i < 200 && !gone; i++) {
+		gone = kill(child, 0) != 0;
+		if (!gone)
+			usleep(10000);
+	}
+	assert_true(gone);
+	unlink(p.log_path);
+}
+
 static void run_to_completion(void **state)
 {
 	(void)state;
@@ -113,6 +138,7 @@ int main(void)
 		cmocka_unit_test(line_readiness_and_stop),
 		cmocka_unit_test(wait_line_sees_exit),
 		cmocka_unit_test(sigterm_ignored_gets_sigkill),
+		cmocka_unit_test(stop_reaches_the_group),
 		cmocka_unit_test(run_to_completion),
 		cmocka_unit_test(mosquitto_starts_restarts_and_stops),
 	};
