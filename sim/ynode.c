@@ -227,9 +227,12 @@ static int syntax_error(const struct builder *b, const yaml_parser_t *p, const u
 	if (p->error == YAML_MEMORY_ERROR)
 		return oom();
 	if (p->error == YAML_READER_ERROR) {
-		/* The reader reports a byte offset: count lines up to it. */
-		return fb_error_at(b->file, (int)p->mark.line + 1, (int)p->mark.column + 1,
-		                   "%s (byte %zu)", problem, p->problem_offset);
+		/* The reader reports a byte offset, not a mark: count lines and columns up to it. */
+		int line = 1, col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++, col++)
+			if (text[i] == '\n')
+				line++, col = 0;
+		return fb_error_at(b->file, line, col, "%s", problem);
 	}
 	if (p->context)
 		return fb_error_at(b->file, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,

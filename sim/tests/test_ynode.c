@@ -143,6 +143,11 @@ static void test_syntax_errors(void **state)
 	                    "(while scanning a quoted scalar at line 1, column 4)\n");
 	assert_string_equal(load_error(&c, "a: 1\n---\nb: 2\n"),
 	                    "t.yaml:2:1: error: only one yaml document is allowed per file\n");
+	/* Bad bytes: located by the reader's byte offset. */
+	assert_string_equal(load_error(&c, "a: 1\nb: \xff\xfe\n"),
+	                    "t.yaml:2:4: error: invalid leading UTF-8 octet\n");
+	assert_string_equal(load_error(&c, "a: 1\nbc: x\x01y\n"),
+	                    "t.yaml:2:6: error: control characters are not allowed\n");
 	assert_string_equal(load_error(&c, "? [1]\n: 2\n"),
 	                    "t.yaml:1:3: error: a map key must be a plain value, not a list\n");
 }
