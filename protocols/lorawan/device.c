@@ -178,6 +178,20 @@ enum fb_lw_up_result fb_lw_device_retransmit(struct fb_lw_crypto *c, struct fb_l
 	return r;
 }
 
+fb_time_us fb_lw_device_next_free(const struct fb_lw_device *d)
+{
+	fb_time_us best = FB_TIME_NEVER;
+	for (int i = 0; i < FB_LW_MAX_CHANNELS; i++) {
+		const struct fb_lw_channel *c = &d->ch.ch[i];
+		if (!c->enabled || d->dr < c->min_dr || d->dr > c->max_dr)
+			continue;
+		fb_time_us t = fb_lw_duty_free_at(&d->duty, c->freq_hz);
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 fb_time_us fb_lw_device_rx1_at(const struct fb_lw_device *d)
 {
 	fb_time_us delay = d->state == FB_LW_DEV_JOINING ? FB_LW_JOIN_ACCEPT_DELAY1_US

@@ -95,6 +95,9 @@ enum fb_lw_up_result fb_lw_device_uplink(struct fb_lw_crypto *c, struct fb_lw_de
 enum fb_lw_up_result fb_lw_device_retransmit(struct fb_lw_crypto *c, struct fb_lw_device *d,
                                              fb_time_us t, struct fb_lw_tx *tx);
 
+/* When the duty cycle next allows a frame at the current DR on some enabled channel. */
+fb_time_us fb_lw_device_next_free(const struct fb_lw_device *d);
+
 /* Virtual times of the receive windows of the last uplink (RX1 opens, RX2 closes). */
 fb_time_us fb_lw_device_rx1_at(const struct fb_lw_device *d);
 fb_time_us fb_lw_device_window_end(const struct fb_lw_device *d);

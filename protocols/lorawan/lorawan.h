@@ -82,7 +82,9 @@ struct fb_lw_counters {
 	uint64_t joins_requested, joins_accepted, joins_failed;
 	uint64_t uplinks_sent, uplinks_confirmed, uplinks_acked, retransmissions, ack_timeouts;
 	uint64_t uplinks_unheard, rxpk_sent, rxpk_collided;
-	uint64_t samples_not_joined, too_long, duty_cycle_deferrals, encode_errors;
+	uint64_t samples_not_joined, too_long, encode_errors;
+	uint64_t duty_cycle_deferrals;     /* uplinks delayed to the end of their sub-band's off-time */
+	uint64_t duty_cycle_superseded;    /* a delayed uplink replaced by the device's next sample */
 	uint64_t downlinks_received, downlinks_in_window, downlinks_late, downlinks_unmatched;
 	uint64_t downlinks_bad_mic, downlinks_replay, downlinks_bad_mac, downlinks_app;
 	uint64_t mac_commands, adr_changes, commands_applied, commands_rejected;

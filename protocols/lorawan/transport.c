@@ -37,6 +37,11 @@ struct wait_entry {
 	fb_time_us hold_at;        /* RX1 opens: virtual time waits here for the reply */
 };
 
+struct deferred {
+	fb_time_us at;
+	uint32_t dev;
+};
+
 struct wait_fifo {
 	struct wait_entry *e;
 	size_t cap, head, len, hold_pos;   /* hold_pos: entries before it are past their grace */
@@ -58,6 +63,9 @@ struct fb_lw_net {
 	bool *active;
 	uint32_t first, ndevs;
 	struct wait_fifo waits[2];         /* 0: join-accepts, 1: data downlinks */
+	struct deferred *defer;            /* min-heap on `at`: one entry per device at most */
+	size_t ndefer;
+	bool *deferred;                    /* per device: an uplink waits for the duty cycle */
 	uint32_t *addr_table;              /* DevAddr -> local index + 1, open addressing */
 	size_t addr_cap;
 	struct fb_lw_gateway **flush_list;
@@ -638,11 +646,13 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 	n->devs = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->devs));
 	n->reach = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->reach));
 	n->active = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->active));
+	n->defer = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->defer));
+	n->deferred = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->deferred));
 	for (n->addr_cap = 64; n->addr_cap < 2 * (size_t)n->ndevs; n->addr_cap *= 2)
 		;
 	n->addr_table = calloc(n->addr_cap, sizeof(*n->addr_table));
 	if (!n->gws || !n->recent || !n->recent_pos || !n->flush_list || !n->devs || !n->reach
-	    || !n->active || !n->addr_table)
+	    || !n->active || !n->addr_table || !n->defer || !n->deferred)
 		goto oom;
 	if (cfg->collisions) {
 		n->air = calloc(n->ngws * ON_AIR, sizeof(*n->air));
@@ -830,7 +840,7 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 static void count_up_result(struct fb_lw_net *n, enum fb_lw_up_result r)
 {
 	if (r == FB_LW_UP_DUTY)
-		n->c.duty_cycle_deferrals++;
+		n->c.duty_cycle_deferrals++;      /* a join or retransmission: tried again later */
 	else if (r == FB_LW_UP_TOO_LONG)
 		n->c.too_long++;
 	else if (r != FB_LW_UP_SENT)
@@ -847,8 +857,59 @@ static void try_join(struct fb_lw_net *n, uint32_t local, fb_time_us t)
 	transmit(n, local, &n->tx);
 }
 
+static void defer_push(struct fb_lw_net *n, fb_time_us at, uint32_t dev)
+{
+	size_t i = n->ndefer++;
+	while (i > 0 && n->defer[(i - 1) / 2].at > at) {
+		n->defer[i] = n->defer[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	n->defer[i] = (struct deferred){ at, dev };
+}
+
+static struct deferred defer_pop(struct fb_lw_net *n)
+{
+	struct deferred top = n->defer[0], last = n->defer[--n->ndefer];
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n->ndefer)
+			break;
+		if (c + 1 < n->ndefer && n->defer[c + 1].at < n->defer[c].at)
+			c++;
+		if (n->defer[c].at >= last.at)
+			break;
+		n->defer[i] = n->defer[c];
+		i = c;
+	}
+	if (n->ndefer)
+		n->defer[i] = last;
+	return top;
+}
+
+static void send_data(struct fb_lw_net *n, uint32_t local, fb_time_us t, const uint8_t *payload,
+                      size_t len, uint8_t fport);
+
+/* Sends the uplinks whose sub-band off-time ended by t, at the time it ended (what a device's
+ * MAC does: the frame waits, it is not dropped). */
+static void run_deferred(struct fb_lw_net *n, fb_time_us t)
+{
+	while (n->ndefer && n->defer[0].at <= t) {
+		struct deferred e = defer_pop(n);
+		if (!n->deferred[e.dev])
+			continue;
+		n->deferred[e.dev] = false;
+		struct fb_lw_device *d = &n->devs[e.dev];
+		uint8_t payload[sizeof(d->last_payload)];
+		size_t len = d->last_payload_len;
+		memcpy(payload, d->last_payload, len);
+		send_data(n, e.dev, e.at, payload, len, d->last_fport);
+	}
+}
+
 void fb_lw_net_advance(struct fb_lw_net *n, fb_time_us t)
 {
+	run_deferred(n, t);
 	for (int q = 0; q < 2; q++) {
 		struct wait_fifo *w = &n->waits[q];
 		while (w->len && wait_at(w, 0)->window_end <= t) {
@@ -903,8 +964,32 @@ void fb_lw_net_uplink(struct fb_lw_net *n, uint32_t device, fb_time_us t, const 
 		d->awaiting = false;
 		d->confirmed_pending = false;
 	}
+	if (n->deferred[local]) {
+		/* the delayed sample is replaced by this newer one (still delayed) */
+		n->c.duty_cycle_superseded++;
+		memcpy(d->last_payload, payload, len < sizeof(d->last_payload) ? len : sizeof(d->last_payload));
+		d->last_payload_len = (uint8_t)(len < sizeof(d->last_payload) ? len : sizeof(d->last_payload));
+		d->last_fport = fport;
+		return;
+	}
+	send_data(n, local, t, payload, len, fport);
+}
+
+static void send_data(struct fb_lw_net *n, uint32_t local, fb_time_us t, const uint8_t *payload,
+                      size_t len, uint8_t fport)
+{
+	struct fb_lw_device *d = &n->devs[local];
 	bool confirmed = n->cfg.confirmed;
 	enum fb_lw_up_result r = fb_lw_device_uplink(&n->cr, d, t, payload, len, fport, confirmed, &n->tx);
+	if (r == FB_LW_UP_DUTY) {
+		fb_time_us at = fb_lw_device_next_free(d);
+		if (at != FB_TIME_NEVER && n->ndefer < n->ndevs) {
+			n->deferred[local] = true;
+			defer_push(n, at > t ? at : t, local);
+			n->c.duty_cycle_deferrals++;
+			return;
+		}
+	}
 	count_up_result(n, r);
 	if (r != FB_LW_UP_SENT)
 		return;
@@ -1113,11 +1198,11 @@ void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out)
 	        (unsigned long long)c->joins_requested, (unsigned long long)c->joins_accepted,
 	        (unsigned long long)c->joins_failed);
 	fprintf(out, "lorawan: uplinks sent %llu (confirmed %llu, acked %llu, retransmissions %llu, "
-	        "unheard %llu), samples before join %llu, duty-cycle deferrals %llu\n",
+	        "unheard %llu), samples before join %llu, duty-cycle deferrals %llu (superseded %llu)\n",
 	        (unsigned long long)c->uplinks_sent, (unsigned long long)c->uplinks_confirmed,
 	        (unsigned long long)c->uplinks_acked, (unsigned long long)c->retransmissions,
 	        (unsigned long long)c->uplinks_unheard, (unsigned long long)c->samples_not_joined,
-	        (unsigned long long)c->duty_cycle_deferrals);
+	        (unsigned long long)c->duty_cycle_deferrals, (unsigned long long)c->duty_cycle_superseded);
 	if (n->cfg.collisions)
 		fprintf(out, "lorawan: receptions lost to collisions %llu\n", (unsigned long long)c->rxpk_collided);
 	fprintf(out, "lorawan: PUSH_DATA %llu, acked %llu, timeouts %llu, retries %llu, ack rtt p50 "
@@ -1194,6 +1279,8 @@ void fb_lw_net_free(struct fb_lw_net *n)
 	free(n->recent_pos);
 	free(n->air);
 	free(n->air_pos);
+	free(n->defer);
+	free(n->deferred);
 	free(n->flush_list);
 	free(n->devs);
 	free(n->reach);

@@ -17,6 +17,8 @@ static int ns;
 static struct sockaddr_in ns_addr;
 static const fb_time_us T0 = 1780000000LL * FB_US_PER_S;
 
+static bool duty_on;
+
 static struct fb_lw_net *make(bool collisions, bool class_c, unsigned per_site, const double *dist_m,
                               uint32_t ndev, double radius)
 {
@@ -34,7 +36,7 @@ static struct fb_lw_net *make(bool collisions, bool class_c, unsigned per_site, 
 	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", ntohs(ns_addr.sin_port));
 	assert_int_equal(fb_lw_parse_server(&cfg, url), 0);
 	cfg.otaa = false;
-	cfg.duty_cycle = false;
+	cfg.duty_cycle = duty_on;
 	cfg.collisions = collisions;
 	cfg.class_c = class_c;
 	cfg.per_site = per_site;
@@ -153,6 +155,45 @@ static void test_multi_gateway_and_class_c(void **state)
 	fb_lw_net_free(n);
 }
 
+static void test_duty_cycle_delays(void **state)
+{
+	const double d[1] = { 5 };
+	duty_on = true;
+	struct fb_lw_net *n = make(false, false, 1, d, 1, 50);
+	duty_on = false;
+	struct fb_lw_device *dev = fb_lw_net_device(n, 0);
+	dev->dr = 0;                                   /* SF12: 1 % of the sub-band is 148 s per frame */
+	uint8_t a[10] = { 0xa }, b[10] = { 0xb }, c[10] = { 0xc };
+	struct fb_lw_gateway *gw = fb_lw_net_gateway(n, 0);
+	fb_lw_net_uplink(n, 0, T0, a, 10, 1);
+	assert_int_equal(gw->npending, 1);
+	fb_time_us air = fb_lw_uplink_airtime_us(0, 23), free_at = T0 + air * 100;
+	fb_lw_net_uplink(n, 0, T0 + 60 * FB_US_PER_S, b, 10, 1);     /* delayed */
+	fb_lw_net_uplink(n, 0, T0 + 120 * FB_US_PER_S, c, 10, 1);    /* replaces b, still delayed */
+	assert_int_equal(gw->npending, 1);
+	const struct fb_lw_counters *k = fb_lw_net_counters(n);
+	assert_int_equal(k->duty_cycle_deferrals, 1);
+	assert_int_equal(k->duty_cycle_superseded, 1);
+	fb_lw_net_advance(n, free_at - 1);
+	assert_int_equal(gw->npending, 1);
+	fb_lw_net_advance(n, free_at);
+	assert_int_equal(gw->npending, 2);
+	/* sent when the off-time ended: its reception ends one airtime later */
+	assert_int_equal(gw->pending[1].time, free_at + air);
+	assert_int_equal(k->uplinks_sent, 2);
+	/* and it carried the newest sample: decrypt it */
+	struct fb_lw_data_frame f;
+	uint8_t plain[16];
+	assert_int_equal(fb_lw_data_parse(gw->pending[1].data, gw->pending[1].size, &f), 0);
+	struct fb_lw_crypto cr;
+	fb_lw_crypto_init(&cr);
+	assert_int_equal(fb_lw_data_open(&cr, gw->pending[1].data, gw->pending[1].size, &f, 1,
+	                                 dev->id.nwk_s_key, dev->id.app_s_key, plain), 0);
+	fb_lw_crypto_release(&cr);
+	assert_int_equal(plain[0], 0xc);
+	fb_lw_net_free(n);
+}
+
 int main(void)
 {
 	loop = ev_default_loop(0);
@@ -164,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capture),
 		cmocka_unit_test(test_multi_gateway_and_class_c),
+		cmocka_unit_test(test_duty_cycle_delays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
