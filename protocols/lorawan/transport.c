@@ -788,8 +788,10 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 	int sf = fb_lw_dr_sf(tx->dr);
 	uint64_t frame = (uint64_t)d->dev_nonce << 32 | d->fcnt_up;
 	unsigned heard = 0;
-	if (end > n->last_virtual)
-		n->last_virtual = end;
+	/* the gateways' "now" is the start of the latest transmission (events are ordered by start;
+	 * a long SF12 frame must not make another device's RX1 look past) */
+	if (tx->start > n->last_virtual)
+		n->last_virtual = tx->start;
 	for (unsigned k = 0; k < r->n; k++) {
 		struct fb_lw_link link;
 		double pl_extra = shadow_db(n, d->index, frame + (tx->retransmission ? 1u << 31 : 0), k);
@@ -830,8 +832,10 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 	if (!heard)
 		n->c.uplinks_unheard++;
 	if (d->awaiting) {
+		/* no gateway heard it: no reply can come, so virtual time need not wait (deadline 0),
+		 * but the window still ends and the retry logic still runs */
 		struct wait_entry e = { local, d->tx_start, fb_lw_device_window_end(d),
-		                        wall + n->cfg.reply_grace_us, fb_lw_device_rx1_at(d) };
+		                        heard ? wall + n->cfg.reply_grace_us : 0, fb_lw_device_rx1_at(d) };
 		if (wait_push(&n->waits[d->state == FB_LW_DEV_JOINING ? 0 : 1], e) < 0)
 			d->awaiting = false;     /* out of memory: give up waiting rather than stall */
 	}

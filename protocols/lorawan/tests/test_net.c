@@ -17,7 +17,7 @@ static int ns;
 static struct sockaddr_in ns_addr;
 static const fb_time_us T0 = 1780000000LL * FB_US_PER_S;
 
-static bool duty_on;
+static bool duty_on, otaa_on;
 
 static struct fb_lw_net *make(bool collisions, bool class_c, unsigned per_site, const double *dist_m,
                               uint32_t ndev, double radius)
@@ -35,7 +35,7 @@ static struct fb_lw_net *make(bool collisions, bool class_c, unsigned per_site, 
 	char url[64];
 	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", ntohs(ns_addr.sin_port));
 	assert_int_equal(fb_lw_parse_server(&cfg, url), 0);
-	cfg.otaa = false;
+	cfg.otaa = otaa_on;
 	cfg.duty_cycle = duty_on;
 	cfg.collisions = collisions;
 	cfg.class_c = class_c;
@@ -194,6 +194,29 @@ static void test_duty_cycle_delays(void **state)
 	fb_lw_net_free(n);
 }
 
+static void test_unheard_join_does_not_hold(void **state)
+{
+	const double d[2] = { 5, 5000 };     /* the second is beyond SF12 range (LoRaSim path loss) */
+	otaa_on = true;
+	struct fb_lw_net *n = make(false, false, 1, d, 2, 6000);
+	otaa_on = false;
+	uint8_t pl[2] = { 1, 2 };
+	fb_lw_net_uplink(n, 1, T0, pl, 2, 1);
+	assert_int_equal(fb_lw_net_counters(n)->joins_requested, 1);
+	assert_int_equal(fb_lw_net_counters(n)->uplinks_unheard, 1);
+	assert_true(fb_lw_net_hold_until(n) == FB_TIME_NEVER);
+	/* a heard join-request does hold virtual time at its RX1 */
+	fb_lw_net_uplink(n, 0, T0, pl, 2, 1);
+	struct fb_lw_device *dev = fb_lw_net_device(n, 0);
+	assert_int_equal(fb_lw_net_hold_until(n), fb_lw_device_rx1_at(dev));
+	assert_int_equal(fb_lw_device_rx1_at(dev), T0 + fb_lw_uplink_airtime_us(5, 23) + 5 * FB_US_PER_S);
+	/* the unheard device retries after its windows, with a new DevNonce and a lower DR */
+	fb_lw_net_advance(n, T0 + 20 * FB_US_PER_S);
+	assert_int_equal(fb_lw_net_device(n, 1)->dev_nonce, 2);
+	assert_int_equal(fb_lw_net_device(n, 1)->dr, 4);
+	fb_lw_net_free(n);
+}
+
 int main(void)
 {
 	loop = ev_default_loop(0);
@@ -206,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_capture),
 		cmocka_unit_test(test_multi_gateway_and_class_c),
 		cmocka_unit_test(test_duty_cycle_delays),
+		cmocka_unit_test(test_unheard_join_does_not_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
