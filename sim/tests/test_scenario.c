@@ -393,6 +393,22 @@ static void test_user_types(void **state)
 	assert_string_equal(load_fail(SITES "types:\n  - {name: t, fields: [{name: v, gen: {kind: normall}}]}\n"
 	                              "fleets: [{type: t}, {type: t}]\n", NULL),
 	                    "x.yaml:3:46: error: unknown generator kind 'normall' (did you mean 'normal'?)\n");
+	/* A csv file is found beside the scenario file, not in the working folder. */
+	char csv[160];
+	snprintf(csv, sizeof(csv), "%s/levels.csv", dir);
+	FILE *fp = fopen(csv, "w");
+	assert_non_null(fp);
+	fputs("level\n1.5\n2.5\n", fp);
+	fclose(fp);
+	struct fb_scenario *sc = load_text(SITES "types:\n  - {name: t, fields: [{name: v, gen: {kind: csv, "
+	                                   "file: levels.csv, column: level}}]}\nfleets: [{type: t}]\n", NULL);
+	assert_non_null(sc);
+	assert_true(sc->types[0]->fields[0].min == 1.5 && sc->types[0]->fields[0].max == 2.5);
+	fb_scenario_free(sc);
+	unlink(csv);
+	assert_string_equal(load_fail(SITES "types:\n  - {name: t, fields: [{name: v, gen: {kind: csv, "
+	                              "file: levels.csv, column: level}}]}\nfleets: [{type: t}]\n", NULL),
+	                    "x.yaml:3:57: error: cannot read 'levels.csv': No such file or directory\n");
 	assert_string_equal(load_fail(SITES "types: {name: t}\nfleets: [{type: noise}]\n", NULL),
 	                    "x.yaml:2:8: error: 'types' must be a list, not a map\n");
 }
@@ -489,7 +505,19 @@ static void test_shards(void **state)
 			check_segments(totals[t], ns[k]);
 	check_segments(10, 10);
 	check_segments(3, 7);
-	check_segments(4294967295ULL, 4294967295U);
+	/* The extremes without overflow: 2^32 - 1 devices over 2^32 - 1 shards, one each
+	 * (spot checks; contiguity is from + size == the next from). */
+	static const uint32_t spots[] = { 0, 1, 2, 1000, 2147483647U, 4294967293U, 4294967294U };
+	for (size_t k = 0; k < sizeof spots / sizeof spots[0]; k++) {
+		uint64_t from, to, from2, to2;
+		fb_shard_segment(4294967295ULL, spots[k], 4294967295U, &from, &to);
+		assert_int_equal(from, spots[k]);
+		assert_int_equal(to, (uint64_t)spots[k] + 1);
+		if (spots[k] < 4294967294U) {
+			fb_shard_segment(4294967295ULL, spots[k] + 1, 4294967295U, &from2, &to2);
+			assert_int_equal(from2, to);
+		}
+	}
 
 	/* k6 rounding: 10 over 3 is [0,3) [3,7) [7,10) (3.33 -> 3, 6.67 -> 7). */
 	uint64_t from, to;
