@@ -88,7 +88,6 @@ struct fb_lw_counters {
 	uint64_t downlinks_received, downlinks_in_window, downlinks_late, downlinks_unmatched;
 	uint64_t downlinks_bad_mic, downlinks_replay, downlinks_bad_mac, downlinks_app;
 	uint64_t mac_commands, adr_changes, commands_applied, commands_rejected;
-	uint64_t hold_waits, hold_wall_us;
 };
 
 /* Where the devices and gateways are. */

@@ -61,6 +61,7 @@ struct fb_lw_net {
 	struct fb_lw_device *devs;
 	struct reach *reach;
 	bool *active;
+	bool *gw_used;                     /* reached by an active device of this process */
 	uint32_t first, ndevs;
 	struct wait_fifo waits[2];         /* 0: join-accepts, 1: data downlinks */
 	struct deferred *defer;            /* min-heap on `at`: one entry per device at most */
@@ -548,7 +549,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct fb_lw_net *n = (struct fb_lw_net *)((char *)w - offsetof(struct fb_lw_net, tick));
 	fb_time_us now = wall_now(n), v = virtual_now(n);
 	for (size_t i = 0; i < n->ngws; i++)
-		fb_lw_gateway_tick(&n->gws[i], now, v);
+		if (n->gws[i].fd >= 0)
+			fb_lw_gateway_tick(&n->gws[i], now, v);
 }
 
 static void place_gateways(struct fb_lw_net *n, const struct fb_lw_placement *p)
@@ -607,6 +609,8 @@ static void compute_reach(struct fb_lw_net *n, const struct fb_lw_placement *p)
 			r->pl_db[k] = pl;
 			r->gw[k] = (uint16_t)g;
 		}
+		for (unsigned k = 0; n->active[i] && k < r->n; k++)
+			n->gw_used[r->gw[k]] = true;
 	}
 }
 
@@ -647,12 +651,13 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 	n->reach = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->reach));
 	n->active = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->active));
 	n->defer = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->defer));
+	n->gw_used = calloc(n->ngws, sizeof(*n->gw_used));
 	n->deferred = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->deferred));
 	for (n->addr_cap = 64; n->addr_cap < 2 * (size_t)n->ndevs; n->addr_cap *= 2)
 		;
 	n->addr_table = calloc(n->addr_cap, sizeof(*n->addr_table));
 	if (!n->gws || !n->recent || !n->recent_pos || !n->flush_list || !n->devs || !n->reach
-	    || !n->active || !n->addr_table || !n->defer || !n->deferred)
+	    || !n->active || !n->addr_table || !n->defer || !n->deferred || !n->gw_used)
 		goto oom;
 	if (cfg->collisions) {
 		n->air = calloc(n->ngws * ON_AIR, sizeof(*n->air));
@@ -718,9 +723,11 @@ oom:
 
 int fb_lw_net_start(struct fb_lw_net *n)
 {
+	/* only the gateways this process's devices can reach: another shard serves the rest, and two
+	 * processes speaking for one gateway EUI would look like an address change to the server */
 	for (size_t g = 0; g < n->ngws; g++)
-		if (fb_lw_gateway_open(&n->gws[g], n->loop, (const struct sockaddr *)&n->cfg.server,
-		                       n->cfg.server_len) < 0)
+		if (n->gw_used[g] && fb_lw_gateway_open(&n->gws[g], n->loop, (const struct sockaddr *)&n->cfg.server,
+		                                        n->cfg.server_len) < 0)
 			return -1;
 	ev_prepare_init(&n->prepare, on_prepare);
 	ev_prepare_start(n->loop, &n->prepare);
@@ -1195,7 +1202,10 @@ void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out)
 	const struct fb_lw_counters *c = &n->c;
 	struct fb_lw_gw_counters g;
 	fb_lw_net_gw_counters(n, &g);
-	fprintf(out, "lorawan: %zu gateways, %u devices, server %s, protocol v%u%s\n", n->ngws,
+	size_t used = 0;
+	for (size_t k = 0; k < n->ngws; k++)
+		used += n->gw_used[k];
+	fprintf(out, "lorawan: %zu gateways, %u devices, server %s, protocol v%u%s\n", used,
 	        n->ndevs, n->cfg.server_text, n->cfg.protocol_version,
 	        n->cfg.duty_cycle ? "" : ", duty cycle OFF (not compliant)");
 	fprintf(out, "lorawan: joins requested %llu, accepted %llu, failed %llu\n",
@@ -1285,6 +1295,7 @@ void fb_lw_net_free(struct fb_lw_net *n)
 	free(n->air_pos);
 	free(n->defer);
 	free(n->deferred);
+	free(n->gw_used);
 	free(n->flush_list);
 	free(n->devs);
 	free(n->reach);
@@ -1456,9 +1467,11 @@ static bool lw_ready(struct fb_transport *t)
 {
 	if (fb_wall_now() - t->started_wall > 3 * FB_US_PER_S)
 		return true;
-	for (size_t g = 0; g < fb_lw_net_gateway_count(t->net); g++)
-		if (!fb_lw_net_gateway(t->net, g)->c.pull_acked)
+	for (size_t g = 0; g < fb_lw_net_gateway_count(t->net); g++) {
+		const struct fb_lw_gateway *gw = fb_lw_net_gateway(t->net, g);
+		if (gw->fd >= 0 && !gw->c.pull_acked)
 			return false;
+	}
 	return true;
 }
 

@@ -217,6 +217,32 @@ static void test_unheard_join_does_not_hold(void **state)
 	fb_lw_net_free(n);
 }
 
+static void test_only_reached_gateways_open(void **state)
+{
+	/* a shard whose devices all sit in site 0 of two: site 1's gateway is another process's */
+	struct fb_site sites[2] = { { .id = "a", .lat = 43.3, .lon = 5.4, .radius_m = 50, .index = 0 },
+	                            { .id = "b", .lat = 43.4, .lon = 5.5, .radius_m = 50, .index = 1 } };
+	double lat[2] = { 43.3, 43.3 }, lon[2] = { 5.4, 5.4 };
+	uint32_t site[2] = { 0, 0 };
+	struct fb_lw_config cfg;
+	fb_lw_config_defaults(&cfg);
+	char url[64];
+	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", ntohs(ns_addr.sin_port));
+	assert_int_equal(fb_lw_parse_server(&cfg, url), 0);
+	cfg.otaa = false;
+	struct fb_lw_placement p = { .seed = 3, .first = 100, .count = 2, .lat = lat, .lon = lon,
+	                             .site = site, .sites = sites, .nsites = 2 };
+	struct fb_lw_net *n = fb_lw_net_new(loop, &cfg, &p, NULL);
+	assert_non_null(n);
+	assert_int_equal(fb_lw_net_gateway_count(n), 2);
+	assert_int_equal(fb_lw_net_start(n), 0);
+	assert_true(fb_lw_net_gateway(n, 0)->fd >= 0);
+	assert_true(fb_lw_net_gateway(n, 1)->fd < 0);
+	assert_true(fb_lw_net_gateway(n, 1)->eui == fb_lw_gateway_eui(1));
+	fb_lw_net_free(n);
+	fb_lw_config_release(&cfg);
+}
+
 int main(void)
 {
 	loop = ev_default_loop(0);
@@ -230,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_multi_gateway_and_class_c),
 		cmocka_unit_test(test_duty_cycle_delays),
 		cmocka_unit_test(test_unheard_join_does_not_hold),
+		cmocka_unit_test(test_only_reached_gateways_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
