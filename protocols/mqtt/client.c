@@ -16,6 +16,7 @@
 #include "sim/rng.h"
 
 #define IN_START 256           /* first in-buffer size; grows to the largest packet seen */
+#define IN_BUSY 16384          /* in-buffer of a connection whose reads fill the buffer */
 #define READ_BUDGET 65536      /* bytes read per connection per event, for fairness */
 
 enum state {
@@ -591,6 +592,13 @@ int fb_mqtt_publish(struct fb_mqtt_conn *c, const char *topic, const uint8_t *pa
 		slot_commit(c, s, (size_t)n, pid_off, qos);
 		return 0;
 	}
+	/* the queue is consumed from q_off: move the rest to the front once half is consumed, so a
+	 * queue that never empties (a broker slower than the fleet) does not grow without bound */
+	if (c->q_off && c->q_off >= c->q_len / 2) {
+		memmove(c->q, c->q + c->q_off, c->q_len - c->q_off);
+		c->q_len -= c->q_off;
+		c->q_off = 0;
+	}
 	if (reserve(&c->q, &c->q_cap, c->q_len + 6 + (size_t)n) != 0)
 		return -1;
 	uint8_t *r = c->q + c->q_len;
@@ -871,6 +879,17 @@ static void read_conn(struct fb_mqtt_conn *c)
 				fb_warn("mqtt '%s': broker sent a bad packet: %s", c->client_id, why);
 			p->logged_fail[FB_MQTT_FAIL_MALFORMED] = true;
 			return conn_down(c, FB_MQTT_FAIL_MALFORMED, why);
+		}
+		if ((size_t)n == room && c->in_cap < IN_BUSY && !c->dec.need) {
+			/* a busy connection (a subscriber, a stream of acks): a bigger buffer, fewer reads */
+			size_t want = c->in_cap * 4 < IN_BUSY ? c->in_cap * 4 : IN_BUSY;
+			uint8_t *nb = malloc(want);
+			if (nb) {
+				fb_mqtt_decoder_rebuffer(&c->dec, nb, want);
+				free(c->in);
+				c->in = nb;
+				c->in_cap = want;
+			}
 		}
 		if (c->dec.need && c->dec.need > c->in_cap) {
 			uint8_t *nb = malloc(c->dec.need);

@@ -117,9 +117,10 @@ struct fb_mqtt_conn *fb_mqtt_pool_add(struct fb_mqtt_pool *p, const struct fb_mq
                                       void *user);
 /* Queues every connection for connecting at the connect rate. */
 void fb_mqtt_pool_start(struct fb_mqtt_pool *p);
-/* Orderly end: waits until every accepted QoS 1/2 message is acknowledged (or `give_up` passes
- * for connections that are down), then sends DISCONNECT (v5 reason `reason`) and closes. Call
- * repeatedly; true once every connection is closed. */
+/* Orderly end: each connection with no QoS 1/2 message waiting sends DISCONNECT (v5 reason
+ * `reason`) and closes; the others keep going (and reconnecting) until their messages are
+ * acknowledged. Call repeatedly; true once every connection is closed. The caller bounds the
+ * wait (a broker that stays away keeps messages waiting forever). */
 bool fb_mqtt_pool_drain(struct fb_mqtt_pool *p, uint8_t reason);
 const struct fb_mqtt_stats *fb_mqtt_pool_stats(const struct fb_mqtt_pool *p);
 size_t fb_mqtt_pool_size(const struct fb_mqtt_pool *p);

@@ -1,7 +1,9 @@
-/* MQTT client benchmark (run by protocols/mqtt/bench.sh): a mosquitto on a free loopback port, one
- * subscriber counting deliveries, N publisher connections flooding 100-byte payloads at QoS 0 or 1
- * with at most `window` messages between publish and delivery (closed loop, so the broker's
- * queues stay bounded). Prints `name value unit` lines. */
+/* MQTT client benchmark (run by protocols/mqtt/bench.sh): a mosquitto on a free loopback port, a
+ * subscriber counting deliveries in a process of its own (this program with `count PORT QOS`,
+ * printing its count every 20 ms), N publisher connections flooding 100-byte payloads at QoS 0 or
+ * 1 with at most `window` messages between publish and delivery (closed loop, so the broker's
+ * queues stay bounded). Every loader (ours, MQTT.js, mosquitto_pub) is measured with the same
+ * counter process. Prints `name value unit` lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,75 @@ static void count(void *arg, struct fb_mqtt_conn *c, const struct fb_mqtt_packet
 	delivered++;
 }
 
+/* ---- the counter process and reading its count ---- */
+
+static struct fb_peer counter;
+/* Each measurement publishes under its own topic prefix "b<run_id>/": a loader stopped with
+ * messages still in the broker's socket buffers (mosquitto_pub -l floods open loop) cannot
+ * inflate the next measurement's count. */
+static unsigned run_id;
+static ev_timer count_timer;
+
+static uint64_t read_count(void)
+{
+	FILE *f = fopen(counter.log_path, "r");
+	if (!f)
+		return delivered;
+	char buf[256];
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f), from = size > 200 ? size - 200 : 0;
+	fseek(f, from, SEEK_SET);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* the last complete "count N" line */
+	char *end = strrchr(buf, '\n');
+	if (!end)
+		return delivered;
+	*end = 0;
+	char *line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	unsigned long long v;
+	if (sscanf(line, "count %llu", &v) == 1)
+		return v;
+	return delivered;
+}
+
+static void count_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	delivered = read_count();
+}
+
+static void start_counter(uint16_t port, uint8_t qos)
+{
+	char p[8], q[4], filter[32];
+	run_id++;
+	snprintf(p, sizeof p, "%u", port);
+	snprintf(q, sizeof q, "%u", qos);
+	snprintf(filter, sizeof filter, "b%u/#", run_id);
+	const char *argv[] = { "/proc/self/exe", "count", p, q, filter, NULL };
+	if (fb_peer_spawn(&counter, argv, NULL) || fb_peer_wait_line(&counter, "ready", NULL, 0, 10000))
+		exit(1);
+	delivered = 0;
+	ev_timer_init(&count_timer, count_cb, 0.01, 0.01);
+	ev_timer_start(loop, &count_timer);
+}
+
+static void stop_counter(void)
+{
+	ev_timer_stop(loop, &count_timer);
+	fb_peer_stop(&counter, 2000);
+	unlink(counter.log_path);
+}
+
+static void print_count(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l; (void)w; (void)revents;
+	printf("count %llu\n", (unsigned long long)delivered);
+	fflush(stdout);
+}
+
 static struct fb_mqtt_pool_config config(uint16_t port, uint8_t version)
 {
 	struct fb_mqtt_pool_config cfg;
@@ -69,16 +140,7 @@ static void idle_tick(struct ev_loop *l, ev_timer *w, int revents) { (void)l; (v
 static void run(uint16_t port, unsigned nconn, uint8_t qos, double seconds)
 {
 	struct fb_mqtt_pool_config cfg = config(port, 4);
-	struct fb_mqtt_callbacks cb = { .on_message = count };
-	struct fb_mqtt_pool *sub = fb_mqtt_pool_new(loop, &cfg, &cb);
-	struct fb_mqtt_conn_config sc = { .client_id = "bench-counter", .clean_start = true,
-	                                  .subscribe = (const char *const[]){ "bench/#", NULL }, .subscribe_qos = qos };
-	fb_mqtt_pool_add(sub, &sc, NULL);
-	fb_mqtt_pool_start(sub);
-	if (!wait_up(sub, 1, 10)) {
-		fprintf(stderr, "mqtt bench: subscriber cannot connect\n");
-		exit(1);
-	}
+	start_counter(port, qos);
 	struct fb_mqtt_pool *pubs = fb_mqtt_pool_new(loop, &cfg, NULL);
 	for (unsigned i = 0; i < nconn; i++) {
 		char id[32];
@@ -105,8 +167,7 @@ static void run(uint16_t port, unsigned nconn, uint8_t qos, double seconds)
 	unsigned next = 0;
 	char topics[64][32];
 	for (int i = 0; i < 64; i++)
-		snprintf(topics[i], sizeof topics[i], "bench/%d", i);
-	delivered = 0;
+		snprintf(topics[i], sizeof topics[i], "b%u/%d", run_id, i);
 	double warm = mono_s() + 0.5;     /* warm-up: buffers grown, broker queues steady */
 	while (mono_s() < warm) {
 		while (sent - delivered < window) {
@@ -132,16 +193,90 @@ static void run(uint16_t port, unsigned nconn, uint8_t qos, double seconds)
 	(void)t_up;
 	fflush(stdout);
 	fb_mqtt_pool_free(pubs);
-	fb_mqtt_pool_free(sub);
+	stop_counter();
 	/* let the broker see the closes before the next round */
 	double settle = mono_s() + 0.3;
 	while (mono_s() < settle)
 		ev_run(loop, EVRUN_NOWAIT);
 }
 
+/* The same measurement with another loader as the publisher: `nprocs` copies of a shell command
+ * (the MQTT.js loader in ci/oracles, or mosquitto_pub -l fed by yes). */
+static void run_peer(uint16_t port, const char *name, unsigned nconn, uint8_t qos, double seconds,
+                     const char *cmd_fmt, unsigned nprocs, const char *ready_line)
+{
+	start_counter(port, qos);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, cmd_fmt, run_id);
+	ev_timer tick;
+	ev_timer_init(&tick, idle_tick, 0.001, 0.001);
+	ev_timer_start(loop, &tick);
+	struct fb_peer *peers = calloc(nprocs, sizeof *peers);
+	unsigned started = 0;
+	for (unsigned i = 0; i < nprocs; i++) {
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+		if (fb_peer_spawn(&peers[i], argv, NULL) == 0)
+			started++;
+	}
+	bool ok = started == nprocs;
+	if (ok && ready_line)
+		ok = fb_peer_wait_line(&peers[0], ready_line, NULL, 0, 120000) == 0;
+	double until = mono_s() + 60;
+	while (ok && delivered == 0 && mono_s() < until)
+		ev_run(loop, EVRUN_ONCE);
+	double warm = mono_s() + 0.5;
+	while (mono_s() < warm)
+		ev_run(loop, EVRUN_ONCE);
+	uint64_t d0 = delivered;
+	double start = mono_s(), end = start + seconds;
+	while (mono_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	double rate = (double)(delivered - d0) / (mono_s() - start);
+	for (unsigned i = 0; i < nprocs; i++) {
+		fb_peer_stop(&peers[i], 2000);
+		unlink(peers[i].log_path);
+	}
+	free(peers);
+	ev_timer_stop(loop, &tick);
+	if (ok && delivered)
+		printf("mqtt_delivered_qos%u_conn%u_%s %.0f msg/s\n", qos, nconn, name, rate);
+	else
+		printf("mqtt_delivered_qos%u_conn%u_%s 0 msg/s\n", qos, nconn, name);
+	fflush(stdout);
+	stop_counter();
+	/* an open-loop flood leaves a backlog in the broker: let it drain before the next point */
+	double settle = mono_s() + 2;
+	while (mono_s() < settle)
+		ev_run(loop, EVRUN_NOWAIT);
+}
+
+static void peers(uint16_t port, double seconds, unsigned max_mqttjs)
+{
+	static const unsigned sizes[] = { 1, 100, 1000, 10000 };
+	char cmd[1024];
+	for (unsigned q = 0; q <= 1; q++)
+		for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+			unsigned n = sizes[i];
+			if (n <= max_mqttjs) {
+				snprintf(cmd, sizeof cmd, "exec node ci/oracles/mqtt-load.js mqtt://127.0.0.1:%u %u %u %.0f b%%u",
+				         port, n, q, seconds + 70);
+				run_peer(port, "mqttjs", n, (uint8_t)q, seconds, cmd, 1, "connected");
+			}
+			if (n <= 100) {   /* one process per connection */
+				snprintf(cmd, sizeof cmd, "yes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | mosquitto_pub -h 127.0.0.1 -p %u -q %u -t b%%u/m -l",
+				         port, q);
+				run_peer(port, "mosquitto_pub", n, (uint8_t)q, seconds, cmd, n, NULL);
+			}
+		}
+}
+
 static void hold(uint16_t port, unsigned nconn)
 {
 	struct fb_mqtt_pool_config cfg = config(port, 4);
+	/* a ramp: 15 000 SYNs at once overflow the broker's listen backlog, and the retransmitted
+	 * SYNs (1 s, 3 s) make the whole slower than a steady rate */
+	cfg.connect_rate = 4000;
 	long rss0 = rss_kib();
 	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
 	for (unsigned i = 0; i < nconn; i++) {
@@ -163,10 +298,40 @@ static void hold(uint16_t port, unsigned nconn)
 	fb_mqtt_pool_free(pool);
 }
 
+static int counter_main(uint16_t port, uint8_t qos, const char *filter)
+{
+	loop = ev_default_loop(EVBACKEND_EPOLL);
+	struct fb_mqtt_pool_config cfg = config(port, 4);
+	struct fb_mqtt_callbacks cb = { .on_message = count };
+	struct fb_mqtt_pool *sub = fb_mqtt_pool_new(loop, &cfg, &cb);
+	char id[32];
+	snprintf(id, sizeof id, "bench-counter-%s", filter);
+	id[strcspn(id, "/")] = 0;
+	struct fb_mqtt_conn_config sc = { .client_id = id, .clean_start = true,
+	                                  .subscribe = (const char *const[]){ filter, NULL }, .subscribe_qos = qos };
+	fb_mqtt_pool_add(sub, &sc, NULL);
+	fb_mqtt_pool_start(sub);
+	if (!wait_up(sub, 1, 10))
+		return 1;
+	double settle = mono_s() + 0.1;    /* the SUBACK */
+	while (mono_s() < settle)
+		ev_run(loop, EVRUN_NOWAIT);
+	printf("ready\n");
+	fflush(stdout);
+	ev_timer t;
+	ev_timer_init(&t, print_count, 0.02, 0.02);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "count"))
+		return counter_main((uint16_t)atoi(argv[2]), (uint8_t)atoi(argv[3]), argv[4]);
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
 	unsigned held = argc > 2 ? (unsigned)atoi(argv[2]) : 15000;
+	unsigned max_mqttjs = argc > 3 ? (unsigned)atoi(argv[3]) : 1000;   /* 0: no peer loaders */
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = rl.rlim_max;
@@ -187,6 +352,8 @@ int main(int argc, char **argv)
 	for (int q = 0; q <= 1; q++)
 		for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
 			run(o.port, sizes[i], (uint8_t)q, seconds);
+	if (max_mqttjs)
+		peers(o.port, seconds, max_mqttjs);
 	fb_peer_stop(&broker, 10000);
 	fb_peer_rmtree(dir);
 	return 0;
