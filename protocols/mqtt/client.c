@@ -128,8 +128,16 @@ int fb_mqtt_resolve(const char *host, uint16_t port, struct sockaddr_storage *ad
 	int rc = getaddrinfo(host, service, &hints, &res);
 	if (rc != 0)
 		return fb_error("cannot resolve '%s': %s", host, gai_strerror(rc));
-	memcpy(addr, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
+	/* IPv4 first when the name has both: "localhost" gives ::1 first, and brokers often listen
+	 * on 127.0.0.1 only */
+	struct addrinfo *pick = res;
+	for (struct addrinfo *a = res; a; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	memcpy(addr, pick->ai_addr, pick->ai_addrlen);
+	*len = pick->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
 }

@@ -617,7 +617,7 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 	const struct { const char *key; const char **dst; bool device_level; } strs[] = {
 		{ "client_id", &t->client_tmpl, false }, { "username", &t->user_tmpl, false },
 		{ "topic", &t->topic_tmpl, true }, { "command_topic", &t->cmd_tmpl, true },
-		{ "group", &t->group, true },
+		{ "group", &t->group, true },     /* checked below: no placeholders */
 	};
 	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
 		if ((n = fb_ynode_get(config, strs[i].key))) {
@@ -627,8 +627,9 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 			    check_template(n, what, *strs[i].dst, per_device || strs[i].device_level, per_site))
 				goto fail;
 		}
-	if (strpbrk(t->group, "+/#") || !*t->group) {
-		fb_ynode_error(fb_ynode_get(config, "group"), "'group' must be non-empty without '+', '/' or '#'");
+	if (strpbrk(t->group, "+/#{}") || !*t->group) {
+		fb_ynode_error(fb_ynode_get(config, "group"), "'group' (the Sparkplug group id) must be non-empty "
+		               "without '+', '/', '#' or placeholders");
 		goto fail;
 	}
 	if ((n = fb_ynode_get(config, "password"))) {
