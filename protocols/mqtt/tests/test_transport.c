@@ -325,7 +325,8 @@ static void commands_reach_the_devices(void **state)
 	         "  - {type: streetlight, count: 1, site: euromed, transport: mqtt, codec: sparkplug}\n",
 	         mopts.port);
 	write_file("cmd.yaml", scenario);
-	char log[512], yaml[512], trace[512], port[8];
+	char log[512], yaml[512], trace[512], port[8], report[512];
+	snprintf(report, sizeof report, "%s/cmd-report.json", tmpdir);
 	snprintf(log, sizeof log, "%s/cmd-sub.log", tmpdir);
 	snprintf(yaml, sizeof yaml, "%s/cmd.yaml", tmpdir);
 	snprintf(trace, sizeof trace, "%s/cmd.jsonl", tmpdir);
@@ -333,9 +334,18 @@ static void commands_reach_the_devices(void **state)
 	struct fb_peer sub, run;
 	start_subscriber(&sub, log);
 	/* 2 h at x2400: 3 s, a street-light sample every 0.375 s */
-	const char *argv[] = { fleetbench, "run", yaml, "--out", trace, "--speed", "x2400", "--quiet", NULL };
+	const char *argv[] = { fleetbench, "run", yaml, "--out", trace, "--speed", "x2400", "--quiet",
+	                       "--report", report, NULL };
 	assert_int_equal(fb_peer_spawn(&run, argv, NULL), 0);
 	assert_int_equal(fb_peer_wait_line(&sub, "fleetbench/euromed/streetlight/streetlight-000000 ", NULL, 0, 10000), 0);
+	/* bad commands first: not JSON, and a read-only field; both are counted (as malformed: the
+	 * codec refuses them) and the run goes on */
+	const char *bad1[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1",
+	                       "-t", "fleetbench/euromed/streetlight/streetlight-000000/cmd", "-m", "{not json", NULL };
+	const char *bad2[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1",
+	                       "-t", "fleetbench/euromed/streetlight/streetlight-000000/cmd", "-m", "{\"activePower\":3}", NULL };
+	assert_int_equal(fb_peer_run(bad1, 5000), 0);
+	assert_int_equal(fb_peer_run(bad2, 5000), 0);
 	assert_int_equal(fb_peer_wait_line(&sub, "spBv1.0/fleetbench/DBIRTH/streetlight-000002/", NULL, 0, 10000), 0);
 	const char *json_cmd[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1",
 	                           "-t", "fleetbench/euromed/streetlight/streetlight-000000/cmd",
@@ -369,6 +379,16 @@ static void commands_reach_the_devices(void **state)
 	}
 	assert_true(saw37);
 	assert_true(saw44);
+	/* counted in the report, and the run went on */
+	json_t *rj = json_load_file(report, 0, NULL);
+	assert_non_null(rj);
+	json_t *mq = json_object_get(json_object_get(rj, "transports"), "mqtt");
+	assert_non_null(mq);
+	assert_int_equal(json_integer_value(json_object_get(mq, "commands_malformed")), 2);
+	assert_int_equal(json_integer_value(json_object_get(mq, "commands_applied")), 3);   /* json, ul, rebirth */
+	assert_int_equal(json_integer_value(json_object_get(mq, "rebirths")), 1);
+	assert_int_equal(json_integer_value(json_object_get(mq, "connects_ok")), 3);
+	json_decref(rj);
 	/* the UL command result, and a second NBIRTH after the rebirth request with the same bdSeq */
 	bool cmdexe = false;
 	char payload[8192];
