@@ -488,6 +488,30 @@ static void sparkplug_bdseq_across_a_reconnect(void **state)
 	json_decref(spb);
 }
 
+/* Nothing can connect: exit 1 with the cause named, after the run's bounded wait. */
+static void unreachable_broker_fails_the_run(void **state)
+{
+	(void)state;
+	char scenario[2048], yaml[512], out[512];
+	snprintf(scenario, sizeof scenario,
+	         "name: dead\nstart: 2026-01-10T00:00:00+01:00\nduration: 10m\n"
+	         "sites:\n  - {id: s, name: S, lat: 43.3, lon: 5.37, radius: 500m}\n"
+	         "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    qos: 0\n"
+	         "    reconnect: {min: 50ms, max: 100ms}\n"
+	         "fleets:\n  - {type: noise, count: 3, site: s, transport: mqtt}\n",
+	         fb_peer_free_port(SOCK_STREAM));
+	write_file("dead.yaml", scenario);
+	snprintf(yaml, sizeof yaml, "%s/dead.yaml", tmpdir);
+	snprintf(out, sizeof out, "%s/dead.out", tmpdir);
+	struct fb_peer p;
+	const char *argv[] = { fleetbench, "run", yaml, NULL };
+	assert_int_equal(fb_peer_spawn(&p, argv, out), 0);
+	assert_int_equal(fb_peer_wait_exit(&p, 30000), 1);
+	assert_int_equal(fb_peer_wait_line(&p, "no connection to the broker succeeded", NULL, 0, 10), 0);
+	p.log_offset = 0;
+	assert_int_equal(fb_peer_wait_line(&p, "connection refused", NULL, 0, 10), 0);
+}
+
 static void bad_settings_are_located(void **state)
 {
 	(void)state;
@@ -549,6 +573,7 @@ int main(void)
 		cmocka_unit_test(every_message_matches_the_trace),
 		cmocka_unit_test(commands_reach_the_devices),
 		cmocka_unit_test(sparkplug_bdseq_across_a_reconnect),
+		cmocka_unit_test(unreachable_broker_fails_the_run),
 		cmocka_unit_test(bad_settings_are_located),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
