@@ -1,6 +1,7 @@
 # fleetbench: plain Makefile. `make` builds build/fleetbench; `make test`, `make run`, `make bench`.
 # SANITIZER=address,undefined builds everything into build-san/ with those sanitizers.
 
+.DEFAULT_GOAL := all
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 SANITIZER ?=

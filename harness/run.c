@@ -160,7 +160,16 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		return;
 	}
 	note_hold(r, false);
-	fb_engine_run(r->e, hold, BATCH);
+	/* A transport may start holding during the batch (an uplink that awaits a real peer's
+	 * reply): the hold is re-read after each event. */
+	if (r->ntr == 0)
+		fb_engine_run(r->e, hold, BATCH);
+	for (int k = 0; r->ntr && k < BATCH && fb_engine_next_time(r->e) < hold; k++) {
+		fb_engine_run(r->e, hold, 1);
+		hold = transports_hold(r);
+		if (transports_busy(r))
+			break;
+	}
 	if (r->trace && fb_trace_failed(r->trace)) {
 		finish(r, FB_EXIT_RUNTIME, "the trace could not be written");
 		return;
@@ -203,7 +212,8 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			finish(r, FB_EXIT_RUNTIME, r->fail);
 			return;
 		}
-		fb_engine_run(r->e, next + 1, BATCH);
+		fb_engine_run(r->e, next + 1, 1);
+		limit = virt_now + 1 < (hold = transports_hold(r)) ? virt_now + 1 : hold;
 		if (transports_busy(r))
 			break;
 	}

@@ -55,13 +55,14 @@ void fb_log_write(enum fb_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Damerau-free Levenshtein distance, bounded to short words. */
+/* Optimal-string-alignment distance (Levenshtein plus adjacent transpositions: 'rnu' is one
+ * step from 'run'), bounded to short words. */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 63 || lb > 63)
 		return (size_t)-1;
-	size_t prev[64], cur[64];
+	size_t prev2[64] = { 0 }, prev[64], cur[64];
 	for (size_t j = 0; j <= lb; j++)
 		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
@@ -70,7 +71,11 @@ static size_t edit_distance(const char *a, const char *b)
 			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
 			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
 			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < cur[j])
+				cur[j] = prev2[j - 2] + 1;
 		}
+		memcpy(prev2, prev, (lb + 1) * sizeof(size_t));
 		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
 	}
 	return prev[lb];
