@@ -8,8 +8,8 @@
 struct fleet_run {
 	const struct fb_fleet *fleet;
 	uint32_t first, count;          /* this shard's devices of the fleet (global indexes) */
-	unsigned char *state;           /* count * model->state_size */
-	size_t state_size;
+	unsigned char *rec;             /* count records of rec_size bytes: one per device */
+	size_t rec_size;
 	fb_time_us interval_span_s;     /* interval_max - interval, whole seconds (0: fixed) */
 };
 
@@ -21,8 +21,6 @@ struct fb_engine {
 	uint32_t first, count;          /* this shard's global indexes */
 	struct fleet_run *fleets;       /* only those with devices in this shard, in fleet order */
 	size_t nfleets;
-	uint32_t *seq;                  /* per local device */
-	struct fb_rng *rng;             /* per local device, FB_RNG_VALUES */
 	struct fb_queue q;
 	fb_sample_fn sink;
 	void *sink_arg;
@@ -53,6 +51,19 @@ static inline fb_time_us device_interval(const struct fb_engine *e, const struct
 	return fr->fleet->interval_us + (fb_time_us)(h % (uint64_t)(fr->interval_span_s + 1)) * FB_US_PER_S;
 }
 
+/* A device's record keeps everything an event touches together, so an event costs one cache
+ * miss, not one per array: its random stream, its sample count, then the model's state. */
+struct device_head {
+	struct fb_rng rng;          /* FB_RNG_VALUES */
+	uint32_t seq;
+	uint32_t pad;
+};
+
+static inline struct device_head *device_rec(const struct fleet_run *fr, uint32_t device)
+{
+	return (struct device_head *)(fr->rec + (size_t)(device - fr->first) * fr->rec_size);
+}
+
 static inline void make_ctx(struct fb_engine *e, struct fleet_run *fr, uint32_t device,
                             struct fb_device_ctx *ctx)
 {
@@ -65,12 +76,12 @@ static inline void make_ctx(struct fb_engine *e, struct fleet_run *fr, uint32_t 
 	ctx->index = device;
 	ctx->index_in_fleet = device - f->first;
 	ctx->interval_us = device_interval(e, fr, device);
-	ctx->rng = &e->rng[device - e->first];
+	ctx->rng = &device_rec(fr, device)->rng;
 }
 
-static inline void *device_state(struct fleet_run *fr, uint32_t device)
+static inline void *device_state(const struct fleet_run *fr, uint32_t device)
 {
-	return fr->state + (size_t)(device - fr->first) * fr->state_size;
+	return device_rec(fr, device) + 1;
 }
 
 /* Event times are whole milliseconds, so the trace's ms timestamps keep event order. */
@@ -109,9 +120,7 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 	e->world = (struct fb_world){ sc->seed, e->tz, e->start, e->end, sc->sites, sc->nsites };
 	e->samples_by_fleet = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->samples_by_fleet);
 	e->fleets = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->fleets);
-	e->seq = calloc(e->count ? e->count : 1, sizeof *e->seq);
-	e->rng = malloc((e->count ? e->count : 1) * sizeof *e->rng);
-	if (!e->samples_by_fleet || !e->fleets || !e->seq || !e->rng)
+	if (!e->samples_by_fleet || !e->fleets)
 		goto oom;
 	fb_queue_init(&e->q);
 	for (size_t i = 0; i < sc->nfleets; i++) {
@@ -125,10 +134,10 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		fr->fleet = f;
 		fr->first = lo;
 		fr->count = hi - lo;
-		fr->state_size = (f->model->state_size + 7) & ~(size_t)7;
+		fr->rec_size = sizeof(struct device_head) + ((f->model->state_size + 7) & ~(size_t)7);
 		if (f->interval_max_us > f->interval_us)
 			fr->interval_span_s = (f->interval_max_us - f->interval_us) / FB_US_PER_S;
-		if (fr->state_size && !(fr->state = calloc(fr->count, fr->state_size)))
+		if (!(fr->rec = calloc(fr->count, fr->rec_size)))
 			goto oom;
 	}
 	if (fb_queue_reserve(&e->q, 1024) ||
@@ -140,7 +149,7 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		const struct fb_model *m = fr->fleet->model;
 		for (uint32_t d = fr->first; d < fr->first + fr->count; d++) {
 			struct fb_device_ctx ctx;
-			fb_rng_init(&e->rng[d - e->first], sc->seed, d, FB_RNG_VALUES);
+			fb_rng_init(&device_rec(fr, d)->rng, sc->seed, d, FB_RNG_VALUES);
 			make_ctx(e, fr, d, &ctx);
 			if (m->init)
 				m->init(&ctx, device_state(fr, d), e->start);
@@ -175,10 +184,8 @@ void fb_engine_free(struct fb_engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->nfleets; i++)
-		free(e->fleets[i].state);
+		free(e->fleets[i].rec);
 	free(e->fleets);
-	free(e->seq);
-	free(e->rng);
 	free(e->samples_by_fleet);
 	fb_queue_release(&e->q);
 	fb_tz_free(e->tz);
@@ -211,7 +218,7 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		m->sample(&ctx, st, ev.t, e->values);
 		for (unsigned i = 0; i < m->nfields; i++)
 			e->values[i] = fb_field_quantize(&m->fields[i], e->values[i]);
-		uint32_t *seq = &e->seq[d - e->first];
+		uint32_t *seq = &device_rec(fr, d)->seq;
 		struct fb_sample s = { fr->fleet, m, d, *seq, ev.t, e->values };
 		if (e->sink)
 			e->sink(e->sink_arg, &s);

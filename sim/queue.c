@@ -16,6 +16,7 @@ void fb_queue_release(struct fb_queue *q)
 		free(q->fifos[i].ring);
 	free(q->fifos);
 	free(q->heads);
+	free(q->head_keys);
 	free(q->period_slots);
 	memset(q, 0, sizeof *q);
 }
@@ -105,31 +106,31 @@ static int ring_append(struct fb_fifo *f, struct fb_event ev)
 
 /* ---- the heap of ring heads ---- */
 
-static inline int head_less(const struct fb_queue *q, uint32_t a, uint32_t b)
-{
-	return fb_event_less(ring_head(&q->fifos[a]), ring_head(&q->fifos[b]));
-}
-
-static void heads_set(struct fb_queue *q, size_t i, uint32_t f)
+/* The heads heap caches each ring's head event beside its index (libev's EV_HEAP_CACHE_AT), so
+ * sifting compares keys in one small array and never chases into the rings. */
+static inline void heads_set(struct fb_queue *q, size_t i, uint32_t f, const struct fb_event *key)
 {
 	q->heads[i] = f;
+	q->head_keys[i] = *key;
 	q->fifos[f].pos = i;
 }
 
 static void heads_up(struct fb_queue *q, size_t i, uint32_t f)
 {
+	struct fb_event key = *ring_head(&q->fifos[f]);
 	while (i > 0) {
 		size_t parent = (i - 1) / D;
-		if (!head_less(q, f, q->heads[parent]))
+		if (!fb_event_less(&key, &q->head_keys[parent]))
 			break;
-		heads_set(q, i, q->heads[parent]);
+		heads_set(q, i, q->heads[parent], &q->head_keys[parent]);
 		i = parent;
 	}
-	heads_set(q, i, f);
+	heads_set(q, i, f, &key);
 }
 
 static void heads_down(struct fb_queue *q, size_t i, uint32_t f)
 {
+	struct fb_event key = *ring_head(&q->fifos[f]);
 	size_t n = q->heads_n;
 	for (;;) {
 		size_t c = i * D + 1;
@@ -137,14 +138,14 @@ static void heads_down(struct fb_queue *q, size_t i, uint32_t f)
 			break;
 		size_t end = c + D < n ? c + D : n, best = c;
 		for (size_t k = c + 1; k < end; k++)
-			if (head_less(q, q->heads[k], q->heads[best]))
+			if (fb_event_less(&q->head_keys[k], &q->head_keys[best]))
 				best = k;
-		if (!head_less(q, q->heads[best], f))
+		if (!fb_event_less(&q->head_keys[best], &key))
 			break;
-		heads_set(q, i, q->heads[best]);
+		heads_set(q, i, q->heads[best], &q->head_keys[best]);
 		i = best;
 	}
-	heads_set(q, i, f);
+	heads_set(q, i, f, &key);
 }
 
 static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
@@ -182,6 +183,10 @@ static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
 	if (!heads)
 		return -1;
 	q->heads = heads;
+	struct fb_event *keys = realloc(q->head_keys, hcap * sizeof *keys);
+	if (!keys)
+		return -1;
+	q->head_keys = keys;
 	struct fb_fifo *f = &q->fifos[q->nfifos];
 	memset(f, 0, sizeof *f);
 	f->period = period;
@@ -224,7 +229,7 @@ const struct fb_event *fb_queue_peek(const struct fb_queue *q)
 {
 	const struct fb_event *best = q->heap_n ? &q->heap[0] : NULL;
 	if (q->heads_n) {
-		const struct fb_event *h = ring_head(&q->fifos[q->heads[0]]);
+		const struct fb_event *h = &q->head_keys[0];
 		if (!best || fb_event_less(h, best))
 			best = h;
 	}
@@ -235,7 +240,7 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
 {
 	int from_ring = 0;
 	if (q->heads_n) {
-		const struct fb_event *h = ring_head(&q->fifos[q->heads[0]]);
+		const struct fb_event *h = &q->head_keys[0];
 		from_ring = !q->heap_n || fb_event_less(h, &q->heap[0]);
 	} else if (!q->heap_n) {
 		return -1;
@@ -262,7 +267,7 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
 int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
 {
 	int top_in_heap = q->heap_n &&
-	                  (!q->heads_n || fb_event_less(&q->heap[0], ring_head(&q->fifos[q->heads[0]])));
+	                  (!q->heads_n || fb_event_less(&q->heap[0], &q->head_keys[0]));
 	if (top_in_heap) {
 		/* Would the new event take the ring fast path? Then it cannot replace the root. */
 		int to_ring = 0;
@@ -306,8 +311,12 @@ int fb_queue_validate(const struct fb_queue *q)
 	}
 	if (nonempty != q->heads_n)
 		return -4;
-	for (size_t i = 1; i < q->heads_n; i++)
-		if (head_less(q, q->heads[i], q->heads[(i - 1) / D]))
+	for (size_t i = 0; i < q->heads_n; i++) {
+		const struct fb_event *h = ring_head(&q->fifos[q->heads[i]]);
+		if (h->t != q->head_keys[i].t || h->tie != q->head_keys[i].tie)
+			return -7;
+		if (i && fb_event_less(&q->head_keys[i], &q->head_keys[(i - 1) / D]))
 			return -5;
+	}
 	return total == q->count ? 0 : -6;
 }

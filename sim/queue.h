@@ -34,6 +34,7 @@ struct fb_queue {
 	struct fb_fifo *fifos;      /* one per distinct period */
 	size_t nfifos, fifos_cap;
 	uint32_t *heads;            /* 8-ary heap of indexes of non-empty fifos, by head event */
+	struct fb_event *head_keys; /* head_keys[i]: the head event of ring heads[i] */
 	size_t heads_n;
 	int32_t *period_slots;      /* open-addressed map: period -> fifo index (-1 empty) */
 	size_t period_slots_n;      /* power of two */
