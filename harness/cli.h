@@ -51,5 +51,8 @@ struct fb_scenario *fb_cli_load(const char *path);
 int fb_cmd_run(int argc, char **argv);
 int fb_cmd_check(int argc, char **argv);
 int fb_cmd_types(int argc, char **argv);
+int fb_cmd_keys(int argc, char **argv);
+int fb_cmd_regmap(int argc, char **argv);
+int fb_cmd_decoder(int argc, char **argv);
 
 #endif

@@ -13,6 +13,10 @@ static const char usage[] =
 "  run SCENARIO     run a scenario: generate the fleet's samples in virtual time and send them\n"
 "  check SCENARIO   validate a scenario and print its plan; runs nothing\n"
 "  types [TYPE]     list the built-in sensor types with their fields and parameters\n"
+"  keys SCENARIO    LoRaWAN identities and keys to provision the network server (csv,\n"
+"                   chirpstack, tts)\n"
+"  regmap TYPE      the Modbus register map a simulated device serves (md, csv)\n"
+"  decoder TYPE     the JavaScript payload decoder for the LoRaWAN binary payload\n"
 "\n"
 "  fleetbench <command> --help   help on one command\n"
 "  fleetbench --version          version\n"
@@ -36,6 +40,7 @@ int main(int argc, char **argv)
 	}
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "run", fb_cmd_run }, { "check", fb_cmd_check }, { "types", fb_cmd_types },
+		{ "keys", fb_cmd_keys }, { "regmap", fb_cmd_regmap }, { "decoder", fb_cmd_decoder },
 	};
 	const char *names[sizeof cmds / sizeof cmds[0] + 1];
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

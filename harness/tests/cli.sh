@@ -109,6 +109,29 @@ done
 expect_code 2 "types unknown" -- $FB types streetlite
 expect_err "did you mean 'streetlight'" "types suggestion"
 
+# Provisioning helpers: register maps, payload decoders, LoRaWAN keys.
+expect_code 0 "regmap csv" -- $FB regmap streetlight --format csv --order CDAB
+grep -q "dimmingLevel" "$tmp/out" && grep -q "CDAB" "$tmp/out" && ok "regmap lists the writable dimming register in CDAB" || fail "regmap content"
+expect_code 2 "regmap unknown type" -- $FB regmap noize
+expect_err "did you mean 'noise'" "regmap suggestion"
+expect_code 2 "regmap bad order" -- $FB regmap noise --order XYZW
+for t in noise waste streetlight; do
+  $FB decoder $t | cmp -s - protocols/lorawan/decoders/$t.js && ok "decoder $t equals the shipped decoder" || fail "decoder $t drifted"
+done
+cat > "$tmp/lw.yaml" <<'YAML'
+name: keys-test
+seed: 5
+sites: [{id: s, lat: 43.3, lon: 5.4, radius: 100m}]
+transports: {lorawan: {server: "udp://127.0.0.1:1700"}}
+fleets: [{type: streetlight, count: 3, site: s, transport: lorawan}]
+YAML
+expect_code 0 "keys csv" -- $FB keys "$tmp/lw.yaml"
+[ "$(sed -n 1p "$tmp/out")" = "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key" ] && [ "$(wc -l < "$tmp/out")" = 4 ] \
+  && ok "keys: header and one row per device" || { fail "keys csv"; cat "$tmp/out"; }
+cp "$tmp/out" "$tmp/keys1"; $FB keys "$tmp/lw.yaml" | cmp -s - "$tmp/keys1" && ok "keys are deterministic" || fail "keys differ between calls"
+$FB keys "$tmp/lw.yaml" --seed 6 | cmp -s - "$tmp/keys1" && fail "another seed gives the same keys" || ok "keys follow the seed"
+expect_code 2 "keys bad format" -- $FB keys "$tmp/lw.yaml" --format ttn
+
 # SIGINT: stop generating, write the report, exit 130.
 $FB run scenarios/ci-smoke.yaml --speed realtime --quiet --report "$tmp/int.json" & pid=$!
 # wait until it sleeps in its event loop (state S), then interrupt it
