@@ -29,7 +29,7 @@ struct fb_engine {
 	double values[FB_MAX_FIELDS];
 };
 
-static struct fleet_run *fleet_run_of(const struct fb_engine *e, uint32_t device)
+static inline struct fleet_run *fleet_run_of(const struct fb_engine *e, uint32_t device)
 {
 	size_t lo = 0, hi = e->nfleets;
 	while (hi - lo > 1) {
@@ -198,6 +198,33 @@ void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
 	e->sink_arg = arg;
 }
 
+/* The next event is the least of the heads heap's second level, the main heap's second level
+ * and the current ring's next entry: fetch those devices' records now, while this event runs,
+ * so the next event does not start with a cache miss (with a million devices, the record of a
+ * device is almost never in cache). */
+static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
+{
+	uint32_t d = (uint32_t)(tie >> 32);
+	const struct fleet_run *fr = fleet_run_of(e, d);
+	__builtin_prefetch(device_rec(fr, d), 1, 0);
+}
+
+static void prefetch_next(const struct fb_engine *e)
+{
+	const struct fb_queue *q = &e->q;
+	size_t n = q->heads_n < 9 ? q->heads_n : 9;
+	for (size_t i = 1; i < n; i++)
+		prefetch_device(e, q->head_keys[i].tie);
+	n = q->heap_n < 9 ? q->heap_n : 9;
+	for (size_t i = 1; i < n; i++)
+		prefetch_device(e, q->heap[i].tie);
+	if (q->heads_n) {
+		const struct fb_fifo *f = &q->fifos[q->heads[0]];
+		if (f->n > 1)
+			prefetch_device(e, f->ring[(f->head + 1) & (f->cap - 1)].tie);
+	}
+}
+
 size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 {
 	size_t ran = 0;
@@ -208,6 +235,7 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		if (!top || top->t >= until)
 			break;
 		struct fb_event ev = *top;     /* rescheduled in place below, or popped */
+		prefetch_next(e);
 		uint32_t d = (uint32_t)(ev.tie >> 32);
 		struct fleet_run *fr = fleet_run_of(e, d);
 		const struct fb_model *m = fr->fleet->model;
