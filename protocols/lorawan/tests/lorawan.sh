@@ -66,6 +66,8 @@ YAML
 
 $FB run "$T/lw.yaml" --speed max --out "$T/trace1.jsonl" --state "$T/state" > "$T/run1.out" 2> "$T/run1.err" ||
   fail "run 1 exited $?: $(cat "$T/run1.err")"
+wait_lines "$T/ns.jsonl" '"event":"uplink"' $(($(wc -l < "$T/trace1.jsonl") - 12))
+cp "$T/ns.jsonl" "$T/ns1.jsonl"
 joins=$(grep -c '"event":"join"' "$T/ns.jsonl")
 [ "$joins" -eq 12 ] || fail "expected 12 joins, got $joins"
 grep '"event":"join"' "$T/ns.jsonl" | grep -q '"mic_ok":false' && fail "a join-request MIC failed"
@@ -79,6 +81,12 @@ grep '"event":"uplink"' "$T/ns.jsonl" | grep '"fcnt":3,' | grep -q '"datr":"SF9B
   fail "no uplink moved to DR3 (SF9) after the LinkADRReq"
 grep -q 'lorawan: joins requested 12, accepted 12, failed 0' "$T/run1.err" ||
   fail "summary: $(grep lorawan "$T/run1.err")"
+
+# Every decrypted uplink decodes (the generated decoders/<type>.js, as a network server runs
+# them) to the values of its sample in the trace, at the field's resolution.
+node ci/oracles/lorawan-trace-check.js --ns "$T/ns1.jsonl" --trace "$T/trace1.jsonl" --keys "$T/keys.csv" \
+  > "$T/check1.json" || fail "binary payloads vs trace: $(cat "$T/check1.json")"
+grep -q "\"checked\":$ups,\"binary\":$ups," "$T/check1.json" || fail "not every uplink checked: $(cat "$T/check1.json")"
 
 # The dimming command reached the street lights and the engine applied it.
 grep -q 'lorawan: downlinks 120 (in window 120, late 0, unmatched 0, bad MIC 0, app 12)' "$T/run1.err" ||
@@ -97,10 +105,27 @@ $FB run "$T/lw.yaml" --speed max --out "$T/trace2.jsonl" --state "$T/state" > "$
 grep '"event":"join"' "$T/ns.jsonl" | grep -q '"nonce_reused":true' && fail "a DevNonce was reused"
 grep -q 'lorawan: joins requested 12, accepted 12' "$T/run2.err" || fail "run 2 summary"
 
+# Run 3, Cayenne LPP payloads (same state file: fresh DevNonces): decoded by a Cayenne LPP decoder
+# in node, channel N = field N-1, equal to the trace at the LPP type's resolution (saturated at
+# its range, as lpp.h documents).
+wait_lines "$T/ns.jsonl" '"event":"uplink"' $((ups + $(wc -l < "$T/trace2.jsonl") - 12))
+n2=$(wc -l < "$T/ns.jsonl")
+up2=$(grep -c '"event":"uplink"' "$T/ns.jsonl")
+sed 's/payload: binary/payload: lpp/' "$T/lw.yaml" > "$T/lpp.yaml"
+$FB run "$T/lpp.yaml" --speed max --out "$T/trace3.jsonl" --state "$T/state" > "$T/run3.out" 2> "$T/run3.err" ||
+  fail "run 3 exited $?: $(cat "$T/run3.err")"
+wait_lines "$T/ns.jsonl" '"event":"uplink"' $((up2 + $(wc -l < "$T/trace3.jsonl") - 12))
+tail -n +$((n2 + 1)) "$T/ns.jsonl" > "$T/ns3.jsonl"
+ups3=$(grep '"event":"uplink"' "$T/ns3.jsonl" | grep -c '"fport":2,"mic_ok":true')
+[ "$ups3" -eq $(($(wc -l < "$T/trace3.jsonl") - 12)) ] || fail "run 3: $ups3 LPP uplinks"
+node ci/oracles/lorawan-trace-check.js --ns "$T/ns3.jsonl" --trace "$T/trace3.jsonl" --keys "$T/keys.csv" \
+  > "$T/check3.json" || fail "LPP payloads vs trace: $(cat "$T/check3.json")"
+grep -q "\"checked\":$ups3,\"binary\":0,\"lpp\":$ups3," "$T/check3.json" || fail "not every LPP uplink checked: $(cat "$T/check3.json")"
+
 # Bad settings: located errors, exit 2.
 sed 's/activation: otaa/activation: otta/' "$T/lw.yaml" > "$T/bad.yaml"
 $FB run "$T/bad.yaml" > /dev/null 2> "$T/bad.err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "bad activation: exit $rc"
 grep -q "bad.yaml:[0-9]*:[0-9]*: error: .*'otta'" "$T/bad.err" || fail "bad activation message: $(cat "$T/bad.err")"
-echo "ok: 12 devices joined twice without DevNonce reuse, $ups uplinks verified by lora-packet, 8 lights dimmed"
+echo "ok: 12 devices joined three times without DevNonce reuse, $ups binary + $ups3 LPP uplinks verified by lora-packet and decoded to the trace's values, 8 lights dimmed"
