@@ -12,6 +12,7 @@
 //   --adr-after K --adr-dr D   with the K-th uplink of each device, a LinkADRReq to DR D
 //   --app-after K --app-port P --app-hex HEX   with the K-th uplink, an application downlink
 //   --devstatus-after K  with the K-th uplink, a DevStatusReq
+//   --powe DBM          txpk.powe of every downlink (default 14)
 //   --bad-inputs        after the first PULL_DATA, send malformed PULL_RESPs (bad JSON, bad
 //                       base64, missing fields, size mismatch, unknown device, past tmst, bad MIC)
 // Stops on SIGTERM or when stdin closes.
@@ -37,6 +38,7 @@ const appPort = parseInt(opt("--app-port", "10"), 10);
 const appHex = opt("--app-hex", "");
 const devStatusAfter = parseInt(opt("--devstatus-after", "0"), 10);
 const badInputs = flag("--bad-inputs");
+const powe = parseInt(opt("--powe", "14"), 10);
 
 const byEui = new Map();     // dev_eui hex -> {appKey, joinEui}
 const abp = new Map();       // dev_addr hex -> session
@@ -84,7 +86,7 @@ function rawPullResp(body) {
 }
 
 function txpkFor(rx, delayUs, phy) {
-  return { imme: false, tmst: (rx.tmst + delayUs) >>> 0, freq: rx.freq, rfch: 0, powe: 14,
+  return { imme: false, tmst: (rx.tmst + delayUs) >>> 0, freq: rx.freq, rfch: 0, powe,
            modu: "LORA", datr: rx.datr, codr: "4/5", ipol: true, size: phy.length,
            data: phy.toString("base64") };
 }

@@ -21,7 +21,7 @@ void fb_lw_device_init(struct fb_lw_device *d, uint32_t index, const struct fb_l
 	d->rx2_dr = FB_LW_RX2_DR;
 	d->rx2_freq_hz = FB_LW_RX2_FREQ_HZ;
 	d->rx_delay_s = 1;
-	d->battery = 254;
+	d->battery = FB_LW_BATTERY_EXTERNAL;  /* until the transport knows the model has a battery */
 	fb_lw_channels_default(&d->ch);
 	fb_lw_duty_init(&d->duty);
 	fb_rng_init(&d->rng, o->seed, index, FB_RNG_TRANSPORT);
@@ -279,7 +279,8 @@ static void apply_mac(struct fb_lw_device *d, const struct fb_lw_mac *m, double 
 		return;
 	}
 	case FB_LW_DEV_STATUS: {
-		/* 1.0.4 §5.5: margin = the demodulation SNR of the DevStatusReq, rounded, -32..31 */
+		/* 1.0.4 §5.5: margin = the demodulation SNR of the DevStatusReq (as received by this
+		 * device, see fb_lw_device_downlink), rounded, -32..31 */
 		long mg = lround(snr_db);
 		a.u.dev_status_ans.battery = d->battery;
 		a.u.dev_status_ans.margin = (int8_t)(mg < -32 ? -32 : mg > 31 ? 31 : mg);
@@ -397,4 +398,13 @@ enum fb_lw_dl_result fb_lw_device_downlink(struct fb_lw_crypto *c, struct fb_lw_
 		memcpy(info->payload, plain, info->payload_len);
 	}
 	return result;
+}
+
+uint8_t fb_lw_battery_level(double fraction)
+{
+	/* 1.0.4 §5.5: 1 = minimum, 254 = fully charged (0 external power, 255 unknown) */
+	if (isnan(fraction))
+		return FB_LW_BATTERY_UNKNOWN;
+	long b = 1 + lround((fraction > 1 ? 1 : fraction < 0 ? 0 : fraction) * 253);
+	return (uint8_t)b;
 }

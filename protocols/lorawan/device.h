@@ -46,7 +46,7 @@ struct fb_lw_device {
 	fb_time_us tx_start, tx_end;       /* virtual time of the last uplink */
 	uint32_t tx_freq_hz;
 	uint8_t tx_dr;
-	uint8_t battery;                   /* DevStatusAns: 1..254, 255 unknown, 0 external */
+	uint8_t battery;                   /* DevStatusAns: 1..254, 255 unknown, 0 external (default) */
 	int8_t last_margin_db;             /* demod margin of the last downlink */
 	uint8_t last_fport;
 	uint8_t last_payload_len;
@@ -128,10 +128,17 @@ struct fb_lw_dl_info {
 	uint8_t payload[242];              /* last: not cleared per downlink */
 };
 
-/* Processes a downlink PHYPayload heard at virtual time t with the given SNR (for DevStatus
- * margin). */
+/* Processes a downlink PHYPayload heard at virtual time t; snr_db is the SNR at which the device
+ * demodulated it (the DevStatusAns margin of a DevStatusReq it carries). */
 enum fb_lw_dl_result fb_lw_device_downlink(struct fb_lw_crypto *c, struct fb_lw_device *d,
                                            const uint8_t *phy, size_t len, double snr_db,
                                            struct fb_lw_dl_info *info);
+
+/* DevStatusAns battery byte (LoRaWAN 1.0.4 §5.5). A model without a battery field is mains
+ * powered (street lights, ...): FB_LW_BATTERY_EXTERNAL. */
+#define FB_LW_BATTERY_EXTERNAL 0
+#define FB_LW_BATTERY_UNKNOWN 255
+/* A remaining-charge fraction 0..1 as the byte 1..254 (out of range clamps; NaN: unknown). */
+uint8_t fb_lw_battery_level(double fraction);
 
 #endif

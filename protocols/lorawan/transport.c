@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "protocols/codec.h"
 #include "protocols/lorawan/lorawan.h"
@@ -17,7 +18,8 @@
 struct recent_up {
 	uint32_t tmst;
 	uint32_t dev;              /* local index + 1; 0 = empty */
-	float snr;
+	float pl_db;               /* path loss of that reception (shadowing included): the downlink
+	                            * to the device crosses the same channel */
 };
 
 struct reach {
@@ -787,6 +789,14 @@ static bool collides(struct fb_lw_net *n, unsigned g, const struct fb_lw_tx *tx,
 	return now.lost;
 }
 
+/* The SNR at which a device demodulates a downlink the gateway sends with txpk.powe across a path
+ * loss pl_db (the uplink's, reversed; the device's receiver has the same noise figure). No
+ * saturation: the DevStatusAns margin field clamps to -32..31 itself. */
+static double down_snr(const struct fb_lw_net *n, const struct fb_sm_txpk *tx, double pl_db)
+{
+	return tx->powe - pl_db - fb_lw_noise_floor_dbm(&n->cfg.radio, 125000);
+}
+
 static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx *tx)
 {
 	struct fb_lw_device *d = &n->devs[local];
@@ -829,7 +839,7 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 		struct recent_up *ru = &n->recent[(size_t)r->gw[k] * RECENT + n->recent_pos[r->gw[k]]++ % RECENT];
 		ru->tmst = rx.tmst;
 		ru->dev = local + 1;
-		ru->snr = (float)snr;
+		ru->pl_db = (float)(r->pl_db[k] + pl_extra);
 		if (fb_lw_gateway_queue(gw, &rx, wall) && !gw->queued) {
 			gw->queued = true;
 			n->flush_list[n->nflush++] = gw;
@@ -1088,7 +1098,8 @@ static void on_downlink(void *arg, struct fb_lw_gateway *gw, uint16_t token, con
 			if (delay <= 0 || delay > 10 * FB_US_PER_S || !fb_lw_device_window_of(d, delay))
 				continue;
 			/* a wrong MIC may just be another device's key: keep looking */
-			enum fb_lw_dl_result r = fb_lw_device_downlink(&n->cr, d, tx->data, tx->size, u->snr, &info);
+			enum fb_lw_dl_result r = fb_lw_device_downlink(&n->cr, d, tx->data, tx->size,
+			                                               down_snr(n, tx, u->pl_db), &info);
 			if (r == FB_LW_DL_NOT_MINE)
 				continue;
 			if (r == FB_LW_DL_BAD_MIC) {
@@ -1107,7 +1118,13 @@ static void on_downlink(void *arg, struct fb_lw_gateway *gw, uint16_t token, con
 		int64_t local = addr_find(n, (uint32_t)fb_lw_get_le(tx->data + 1, 4));
 		if (local >= 0 && n->devs[local].class_c) {
 			who = local;
-			res = fb_lw_device_downlink(&n->cr, &n->devs[local], tx->data, tx->size, 5.0, &info);
+			/* no uplink to pair with: the median path loss to this gateway (no shadowing) */
+			const struct reach *rc = &n->reach[local];
+			double snr = 5.0;
+			for (unsigned k = 0; k < rc->n; k++)
+				if (rc->gw[k] == gw->index)
+					snr = down_snr(n, tx, rc->pl_db[k]);
+			res = fb_lw_device_downlink(&n->cr, &n->devs[local], tx->data, tx->size, snr, &info);
 		}
 	}
 	switch (res) {
@@ -1316,6 +1333,17 @@ struct pending_up {
 	uint8_t payload[242];
 };
 
+/* The field DevStatusAns takes the battery level from: a number named battery* (waste's
+ * batteryLevel, a ratio 0..1; a percentage works alike through min..max). -1: none, the device is
+ * mains powered (street lights, ...) and answers 0 = external power (LoRaWAN 1.0.4 §5.5). */
+static int16_t battery_field(const struct fb_model *m)
+{
+	for (unsigned i = 0; m && i < m->nfields && i < INT16_MAX; i++)
+		if (m->fields[i].kind == FB_FIELD_NUMBER && !strncasecmp(m->fields[i].name, "battery", 7))
+			return (int16_t)i;
+	return -1;
+}
+
 struct fb_transport {
 	struct fb_transport_env env;
 	struct pending_up *pend;            /* FIFO: the engine may run a batch past a hold */
@@ -1323,6 +1351,7 @@ struct fb_transport {
 	struct fb_lw_net *net;
 	const struct fb_codec **codec_of;   /* per local device (NULL: not a lorawan fleet) */
 	uint8_t *fport_of;
+	int16_t *battery_of;                /* the model's battery field, -1: mains powered */
 	uint32_t first, count;
 	uint8_t payload[256];
 	bool drained;
@@ -1396,8 +1425,9 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	bool *active = calloc(cnt, sizeof(bool));
 	t->codec_of = calloc(cnt, sizeof(*t->codec_of));
 	t->fport_of = calloc(cnt, 1);
+	t->battery_of = calloc(cnt, sizeof(*t->battery_of));
 	struct fb_world w = { .seed = sc->seed, .sites = sc->sites, .nsites = sc->nsites };
-	if (!lat || !lon || !site || !active || !t->codec_of || !t->fport_of) {
+	if (!lat || !lon || !site || !active || !t->codec_of || !t->fport_of || !t->battery_of) {
 		fb_error("out of memory");
 		goto fail;
 	}
@@ -1414,6 +1444,7 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 		active[i] = true;
 		t->codec_of[i] = codec;
 		t->fport_of[i] = strcmp(cname, "lpp") ? 1 : 2;
+		t->battery_of[i] = battery_field(f->model);
 		site[i] = f->site ? f->site->index : 0;
 		if (f->site)
 			fb_device_position(&w, f->site, t->first + i, &lat[i], &lon[i]);
@@ -1445,6 +1476,7 @@ fail:
 	fb_lw_config_release(&cfg);
 	free(t->codec_of);
 	free(t->fport_of);
+	free(t->battery_of);
 	free(t);
 	return NULL;
 }
@@ -1529,6 +1561,14 @@ static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 			        id, fb_codec_strerror((int)len));
 		return;
 	}
+	if (t->battery_of[local] >= 0) {
+		/* DevStatusAns reports the charge of the device's latest sample */
+		const struct fb_field *bf = &s->model->fields[t->battery_of[local]];
+		double v = s->values[t->battery_of[local]];
+		struct fb_lw_device *d = fb_lw_net_device(t->net, s->device);
+		if (d)
+			d->battery = fb_lw_battery_level(bf->max > bf->min ? (v - bf->min) / (bf->max - bf->min) : NAN);
+	}
 	pump(t);
 	/* a reply is awaited before this sample's time: it waits its turn (the engine may run a
 	 * batch past the hold; busy() stops it until the FIFO empties) */
@@ -1583,6 +1623,7 @@ static void lw_free(struct fb_transport *t)
 	fb_lw_net_free(t->net);
 	free(t->codec_of);
 	free(t->fport_of);
+	free(t->battery_of);
 	free(t->pend);
 	free(t);
 }

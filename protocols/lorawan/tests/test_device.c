@@ -1,6 +1,7 @@
 /* The simulated end device alone: join-accept handling, MAC commands and their answers, receive
  * windows, confirmed retransmission, ADR back-off, duty cycle and payload limits. The network
  * side's frames are built with the frame codec, as a network server would. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,7 +175,7 @@ static void test_mac_commands(void **state)
 	assert_int_equal(d.tx_power, 3);
 	assert_int_equal(fb_lw_channels_count(&d.ch, 2), 2);
 	assert_int_equal(d.rx_delay_s, 3);
-	/* the answers ride the next uplink: LinkADRAns 0x07, DevStatusAns (254, margin), RXTimingSetupAns */
+	/* the answers ride the next uplink: LinkADRAns 0x07, DevStatusAns (battery, margin), RXTimingSetupAns */
 	assert_int_equal(fb_lw_device_uplink(&cr, &d, T0, pl, 2, 1, false, &tx), FB_LW_UP_SENT);
 	struct fb_lw_data_frame f;
 	fb_lw_data_parse(tx.phy, tx.len, &f);
@@ -183,7 +184,14 @@ static void test_mac_commands(void **state)
 	assert_int_equal(f.fopts[0], 0x03);
 	assert_int_equal(f.fopts[1], 0x07);
 	assert_int_equal(f.fopts[2], 0x06);
-	assert_int_equal(f.fopts[3], 254);
+	assert_int_equal(f.fopts[3], FB_LW_BATTERY_EXTERNAL);   /* mains powered unless told */
+	/* battery: a charge fraction maps onto 1..254 (1.0.4 §5.5), NaN is "unknown" */
+	assert_int_equal(fb_lw_battery_level(0), 1);
+	assert_int_equal(fb_lw_battery_level(1), 254);
+	assert_int_equal(fb_lw_battery_level(0.5), 128);
+	assert_int_equal(fb_lw_battery_level(-0.2), 1);
+	assert_int_equal(fb_lw_battery_level(1.5), 254);
+	assert_int_equal(fb_lw_battery_level(NAN), FB_LW_BATTERY_UNKNOWN);
 	/* margin: the DevStatusReq's SNR, -2.5 dB, rounded to -3, as 6-bit two's complement */
 	assert_int_equal(f.fopts[4], 0x3d);
 	assert_int_equal(f.fopts[5], 0x08);

@@ -3,6 +3,7 @@
  * a LinkADRReq that moves the DR, DevStatusReq answered, an application downlink delivered,
  * DevNonce never reused across two runs with one state file, and malformed PULL_RESPs counted
  * without a crash. Skips nothing: node and the oracle are required. */
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -292,7 +293,7 @@ static void test_otaa_confirmed_adr_app(void **state)
 	write_keys(f, ndev, false);
 	const char *args[] = { "--keys", f->keys_path, "--adr-after", "2", "--adr-dr", "3",
 	                       "--app-after", "3", "--app-port", "10", "--app-hex", "0132",
-	                       "--devstatus-after", "3", NULL };
+	                       "--devstatus-after", "3", "--powe", "20", NULL };
 	oracle_start(&f->o, args);
 	strcpy(f->state_path, "/tmp/fb-lw-state-XXXXXX");
 	int fd = mkstemp(f->state_path);
@@ -306,6 +307,8 @@ static void test_otaa_confirmed_adr_app(void **state)
 	/* join: the first sample of each device sends a join-request */
 	round_of(f, ndev, 0);
 	assert_true(run_until(all_joined, &w, 10));
+	/* device 0 runs on a half-charged battery; the others are mains powered (the default) */
+	fb_lw_net_device(f->net, 0)->battery = fb_lw_battery_level(0.5);
 	const struct fb_lw_counters *c = fb_lw_net_counters(f->net);
 	assert_int_equal(c->joins_accepted, ndev);
 	assert_int_equal(c->samples_not_joined, ndev);
@@ -355,9 +358,27 @@ static void test_otaa_confirmed_adr_app(void **state)
 		/* rounds 1-2 at DR5; after the LinkADRReq, DR3 */
 		assert_string_equal(datr, fcnt >= 2 ? "SF9BW125" : "SF7BW125");
 		if (fcnt == 3) {
-			/* DevStatusAns (battery 254, margin) and LinkADRAns answered in FOpts earlier */
+			/* DevStatusAns: battery 128 (half) for device 0, 0 (external power) for the others */
 			const char *fopts = json_string_value(json_object_get(e, "fopts"));
-			assert_memory_equal(fopts, "06fe", 4);
+			assert_memory_equal(fopts, dev == 0 ? "0680" : "0600", 4);
+			/* margin: the SNR the device heard the DevStatusReq at, i.e. the uplink fcnt 2's path
+			 * reversed: its SNR (the oracle's lsnr, 0.1 dB) + powe 20 - the device's TX power */
+			double lsnr = -100;
+			for (size_t k = 0; k < f->o.nev; k++) {
+				json_t *u = f->o.ev[k];
+				if (!strcmp(json_string_value(json_object_get(u, "event")), "uplink") &&
+				    json_integer_value(json_object_get(u, "fcnt")) == 2 &&
+				    !strcmp(json_string_value(json_object_get(u, "dev_eui")),
+				            json_string_value(json_object_get(e, "dev_eui"))))
+					lsnr = json_number_value(json_object_get(u, "lsnr"));
+			}
+			assert_true(lsnr > -30 && lsnr < 10);   /* not the gateway's +10 dB report clamp */
+			int txdbm = fb_lw_tx_power_dbm(fb_lw_net_device(f->net, dev)->tx_power) - 2;
+			int margin = (int)strtol(fopts + 4, NULL, 16) & 0x3f;
+			margin = margin >= 32 ? margin - 64 : margin;
+			double want = lsnr + 20 - txdbm;
+			want = want > 31 ? 31 : want;
+			assert_true(fabs(margin - want) <= 0.55);
 		}
 		if (fcnt == 2)
 			assert_string_equal(json_string_value(json_object_get(e, "fopts")), "0307");
