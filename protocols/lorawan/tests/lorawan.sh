@@ -4,7 +4,8 @@
 # uplinks all verified (MIC) and decrypted by lora-packet, one per trace sample after the join;
 # a LinkADRReq that moves the DR; an application downlink that dims a street light (seen in its
 # next trace samples); DevNonce never reused across two runs with one --state file; bad
-# `transports.lorawan` settings exit 2 with file:line:col.
+# `transports.lorawan` settings exit 2 with file:line:col; every uplink decodes to its trace sample
+# (binary and LPP); DevStatusAns carries the model's battery and the downlink's SNR.
 set -u
 cd "$(dirname "$0")/../../.."
 B=${B:-build}
@@ -122,10 +123,54 @@ node ci/oracles/lorawan-trace-check.js --ns "$T/ns3.jsonl" --trace "$T/trace3.js
   > "$T/check3.json" || fail "LPP payloads vs trace: $(cat "$T/check3.json")"
 grep -q "\"checked\":$ups3,\"binary\":0,\"lpp\":$ups3," "$T/check3.json" || fail "not every LPP uplink checked: $(cat "$T/check3.json")"
 
+# DevStatusAns through the whole transport: a second oracle asks every device for its status with
+# its 2nd uplink; waste bins answer their sample's batteryLevel (0..1 as 1..254), street lights 0
+# (external power, LoRaWAN 1.0.4 §5.5).
+mkfifo "$T/ds.in"
+node ci/oracles/lns-oracle.js --keys "$T/keys.csv" --devstatus-after 2 --powe 20 < "$T/ds.in" > "$T/ds.jsonl" 2> "$T/ds.err" &
+pids+=($!)
+exec 4> "$T/ds.in"
+wait_lines "$T/ds.jsonl" '"event":"listening"' 1
+dport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/ds.jsonl")
+sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$dport|" -e 's/duration: 20m/duration: 10m/' \
+    -e 's/{type: streetlight, count: 8,/{type: waste, count: 3,/' -e 's/{type: noise, count: 4,/{type: streetlight, count: 2,/' \
+    "$T/lw.yaml" > "$T/ds.yaml"
+$FB run "$T/ds.yaml" --speed max --out "$T/trace4.jsonl" --state "$T/state4" > "$T/run4.out" 2> "$T/run4.err" ||
+  fail "run 4 exited $?: $(cat "$T/run4.err")"
+wait_lines "$T/ds.jsonl" '"event":"uplink"' $(($(wc -l < "$T/trace4.jsonl") - 5))
+node - "$T/ds.jsonl" "$T/trace4.jsonl" "$T/keys.csv" > "$T/ds.check" <<'JS' || fail "DevStatusAns: $(cat "$T/ds.check")"
+"use strict";
+const fs = require("fs");
+const [nsF, trF, keysF] = process.argv.slice(2);
+const lines = (f) => fs.readFileSync(f, "utf8").split("\n").filter((l) => l).map((l) => l.includes("{") ? JSON.parse(l) : l);
+const dev = new Map(lines(keysF).slice(1).map((l) => [l.split(",")[1], +l.split(",")[0]]));
+const trace = lines(trF);
+let waste = 0, lights = 0, bad = [];
+const ups = lines(nsF).filter((e) => e.event === "uplink");
+for (const e of ups) {
+  if (!e.fopts.startsWith("06")) continue;
+  const idx = dev.get(e.dev_eui);
+  const mine = trace.filter((r) => +r.device.split("-").pop() === idx && Date.parse(r.ts) <= Date.parse(e.time));
+  const r = mine[mine.length - 1];
+  const batt = parseInt(e.fopts.substr(2, 2), 16);
+  let m = parseInt(e.fopts.substr(4, 2), 16) & 0x3f;
+  if (m >= 32) m -= 64;
+  // margin: the SNR the device heard the DevStatusReq at; it came with the ACK of the previous
+  // uplink, whose path it crossed back: that uplink's lsnr + powe 20 - the device's 14 dBm
+  const prev = ups.find((u) => u.dev_eui === e.dev_eui && u.fcnt === e.fcnt - 1);
+  const want = r.type === "waste" ? 1 + Math.round(r.values.batteryLevel * 253) : 0;
+  if (r.type === "waste") waste++; else lights++;
+  if (batt !== want || !prev || prev.lsnr >= 10 || Math.abs(m - (prev.lsnr + 6)) > 0.55)
+    bad.push({ device: r.device, seq: r.seq, batt, want, margin: m, lsnr: prev && prev.lsnr });
+}
+console.log(JSON.stringify({ waste, lights, bad }));
+process.exit(bad.length || waste !== 3 || lights !== 2 ? 1 : 0);
+JS
+
 # Bad settings: located errors, exit 2.
 sed 's/activation: otaa/activation: otta/' "$T/lw.yaml" > "$T/bad.yaml"
 $FB run "$T/bad.yaml" > /dev/null 2> "$T/bad.err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "bad activation: exit $rc"
 grep -q "bad.yaml:[0-9]*:[0-9]*: error: .*'otta'" "$T/bad.err" || fail "bad activation message: $(cat "$T/bad.err")"
-echo "ok: 12 devices joined three times without DevNonce reuse, $ups binary + $ups3 LPP uplinks verified by lora-packet and decoded to the trace's values, 8 lights dimmed"
+echo "ok: 12 devices joined three times without DevNonce reuse, $ups binary + $ups3 LPP uplinks verified by lora-packet and decoded to the trace's values, 8 lights dimmed, DevStatusAns battery and margin checked"
