@@ -1326,3 +1326,12 @@ uint32_t fb_mqtt_conn_index(const struct fb_mqtt_conn *c) { return c->index; }
 const char *fb_mqtt_conn_client_id(const struct fb_mqtt_conn *c) { return c->client_id; }
 uint32_t fb_mqtt_conn_sessions(const struct fb_mqtt_conn *c) { return c->sessions; }
 size_t fb_mqtt_conn_pending(const struct fb_mqtt_conn *c) { return c->ninflight + c->q_count; }
+
+size_t fb_mqtt_conn_unacked(const struct fb_mqtt_conn *c)
+{
+	size_t n = c->q_count;
+	if (c->slots)
+		for (unsigned i = 0; i < c->pool->cfg.inflight; i++)
+			n += c->slots[i].state == SLOT_PUB;
+	return n;
+}

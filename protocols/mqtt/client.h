@@ -147,5 +147,8 @@ const char *fb_mqtt_conn_client_id(const struct fb_mqtt_conn *c);
 uint32_t fb_mqtt_conn_sessions(const struct fb_mqtt_conn *c);
 /* Messages waiting (window + queue) on this connection. */
 size_t fb_mqtt_conn_pending(const struct fb_mqtt_conn *c);
+/* Of those, the ones the broker has not taken yet: queued, or written and neither PUBACKed nor
+ * PUBRECed (after a PUBREC the broker owns a QoS 2 message; only PUBREL is resent, §4.3.3). */
+size_t fb_mqtt_conn_unacked(const struct fb_mqtt_conn *c);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +297,126 @@ static void broker_restart_loses_nothing(void **state)
 	assert_true(st->reconnects >= npub);
 	assert_true(fb_mqtt_pool_stats(sub)->reconnects >= 1);
 	drain_and_free(pubs);
+	drain_and_free(sub);
+	assert_int_equal(fb_peer_stop(&broker, 3000), 0);
+}
+
+struct want_owned { struct counter *k; const unsigned *from; unsigned npub, nseq; };
+static bool owned_counted(void *arg)
+{
+	struct want_owned *w = arg;
+	for (unsigned i = 0; i < w->npub; i++)
+		for (unsigned s = w->from[i]; s < w->nseq; s++)
+			if (!w->k->seen[i][s])
+				return false;
+	return true;
+}
+
+/* The hard case: the broker is killed with SIGKILL mid-run (no chance to save anything then) and
+ * restarted on the same port with the same persistence directory. The broker runs with
+ * `autosave_interval 1` + `autosave_on_changes true` (fb_mosquitto_start), i.e. it writes its
+ * database after every change: with the default (save every 1800 s and at a clean exit), a
+ * SIGKILL loses every session, subscription and queued message since start, and no client can
+ * make up for that. What is tested is our side: every QoS 1/2 message the broker had not
+ * acknowledged when it died is resent (with DUP) after the reconnect, and the persistent QoS 1
+ * subscriber (clean session false) ends with every such seq (duplicates allowed). Even with a save
+ * on every change, mosquitto 2.0.11 writes PUBACK/PUBREC before its save at the end of the loop
+ * turn, so the messages it acknowledged in its very last turn can die with it (measured: 0 to 20
+ * of 6 000, at most one per publisher); those are counted and printed, not blamed on the client. */
+static void broker_sigkill_loses_nothing(void **state)
+{
+	(void)state;
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/persist-kill", tmpdir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	struct fb_mosquitto_opts o = { .dir = dir, .persistence = true };
+	struct fb_peer broker;
+	assert_int_equal(fb_mosquitto_start(&broker, &o), 0);
+	static struct counter k;
+	memset(&k, 0, sizeof k);
+	struct fb_mqtt_pool_config scfg = base_config(o.port, FB_MQTT_V311);
+	struct fb_mqtt_callbacks scb = { .arg = &k, .on_message = count_message };
+	struct fb_mqtt_pool *sub = fb_mqtt_pool_new(loop, &scfg, &scb);
+	assert_non_null(sub);
+	struct fb_mqtt_conn_config scc = { .index = 9999, .client_id = "kill-counter",
+	                                   .subscribe = (const char *const[]){ "kill/#", NULL },
+	                                   .subscribe_qos = 1, .clean_start = false };
+	assert_non_null(fb_mqtt_pool_add(sub, &scc, NULL));
+	fb_mqtt_pool_start(sub);
+	struct want_up wu = { sub, 1 };
+	assert_true(run_until(all_up, &wu, 5));
+	run_for(0.1);   /* SUBACK, and the subscription saved by the broker */
+	const unsigned npub = 20, nseq = 300;
+	struct fb_mqtt_pool *pubs = publishers(o.port, FB_MQTT_V311, npub, "killed", true);
+	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pubs);
+	uint64_t unacked_at_kill = 0, acked_at_kill = 0;
+	unsigned owned_from[20];
+	for (unsigned seq = 0; seq < nseq; seq++) {
+		for (unsigned i = 0; i < npub; i++) {
+			char topic[32], payload[32];
+			snprintf(topic, sizeof topic, "kill/%u", i);
+			int n = snprintf(payload, sizeof payload, "%u/%u", i, seq);
+			assert_int_equal(fb_mqtt_publish(fb_mqtt_pool_conn(pubs, i), topic, (uint8_t *)payload,
+			                                 (size_t)n, (uint8_t)(1 + seq % 2), false), 0);
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+		if (seq == nseq / 2 - 1) {
+			/* let the broker acknowledge some; the next batch is then written and killed
+			 * in flight */
+			for (int t = 0; t < 200 && st->pub_acked < npub * 10; t++)
+				run_for(0.01);
+		}
+		if (seq == nseq / 2) {
+			/* in the middle of the flow: written, not all acknowledged yet */
+			unacked_at_kill = st->inflight + st->queued;
+			acked_at_kill = st->pub_acked;
+			/* per publisher, the first seq the broker had not taken (messages of one
+			 * connection are acknowledged in order): from there on, ours to deliver */
+			for (unsigned i = 0; i < npub; i++)
+				owned_from[i] = seq + 1 - (unsigned)fb_mqtt_conn_unacked(fb_mqtt_pool_conn(pubs, i));
+			assert_true(fb_peer_kill(&broker) == 128 + SIGKILL);
+			run_for(0.05);
+		}
+		if (seq == nseq / 2 + 30)
+			assert_int_equal(fb_mosquitto_start(&broker, &o), 0);
+	}
+	/* the kill really came mid-flow: some messages were in flight then, some already acked */
+	assert_true(unacked_at_kill > 0);
+	assert_true(acked_at_kill > 0);
+	/* wait for everything, then count what is missing: a message the broker had not taken at
+	 * the kill (seq >= owned_from) is the client's to deliver, and none may be missing; one it had
+	 * PUBACKed or PUBRECed just before dying may be lost by the broker (it acknowledges before its
+	 * autosave at the end of the same loop turn), which no client can prevent within MQTT. */
+	struct want_owned wo = { &k, owned_from, npub, nseq };
+	run_until(owned_counted, &wo, 15);
+	run_for(0.2);   /* and whatever else the broker still delivers */
+	unsigned ours_lost = 0, broker_lost = 0;
+	for (unsigned i = 0; i < npub; i++)
+		for (unsigned s = 0; s < nseq; s++)
+			if (!k.seen[i][s]) {
+				if (s >= owned_from[i]) {
+					fprintf(stderr, "missing %u/%u (ours from %u)\n", i, s, owned_from[i]);
+					ours_lost++;
+				} else {
+					broker_lost++;
+				}
+			}
+	fprintf(stderr, "sigkill: %llu acked and %llu unacked at the kill, %llu resent with DUP, "
+	        "%u of %u lost by the broker after acknowledging them, %u lost by us\n",
+	        (unsigned long long)acked_at_kill, (unsigned long long)unacked_at_kill,
+	        (unsigned long long)st->pub_resent, broker_lost, npub * nseq, ours_lost);
+	assert_int_equal(ours_lost, 0);
+	/* the broker's share is bounded by what it acknowledged in its last turn */
+	assert_true(broker_lost <= npub * 2);
+	/* what was unacknowledged at the kill went out again, marked DUP */
+	assert_true(st->pub_resent > 0);
+	assert_true(st->reconnects >= npub);
+	assert_true(fb_mqtt_pool_stats(sub)->reconnects >= 1);
+	drain_and_free(pubs);
+	for (int i = 0; i < 50 && st->pub_acked < (uint64_t)npub * nseq; i++)
+		run_for(0.02);
+	assert_int_equal(st->pub_acked, npub * nseq);
+	assert_int_equal(st->pub_failed, 0);
 	drain_and_free(sub);
 	assert_int_equal(fb_peer_stop(&broker, 3000), 0);
 }
@@ -618,6 +739,7 @@ int main(void)
 		cmocka_unit_test(unreachable_broker_backs_off),
 		cmocka_unit_test(tls_good_unknown_ca_wrong_host),
 		cmocka_unit_test(broker_restart_loses_nothing),
+		cmocka_unit_test(broker_sigkill_loses_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
