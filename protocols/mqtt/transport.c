@@ -76,7 +76,7 @@ struct fb_transport {
 	struct dev **cmd_map;
 	size_t cmd_cap;
 	size_t ntried;
-	bool draining;
+	bool draining, state_saved;
 	/* counters beyond the client's */
 	uint64_t commands_in, commands_applied, commands_rejected, commands_bad, commands_unknown;
 	uint64_t encode_errors, rebirths;
@@ -347,6 +347,120 @@ static void spb_births(struct cx *cx)
 		if (cx->spb[i]->has_prev)
 			spb_dbirth(cx, cx->spb[i]);
 	}
+}
+
+/* bdSeq across runs (Sparkplug 3.0 wants it kept by the edge node): with --state FILE, the last
+ * bdSeq of every edge node is kept in FILE.sparkplug (a file of its own: the --state file itself
+ * belongs to the LoRaWAN transport's format), lines "<group> <edge node> <bdSeq>" after a header.
+ * The next run's first CONNECT uses bdSeq + 1. Rows of other edge nodes (other shards, other
+ * groups) are kept when the file is rewritten. */
+#define SPB_STATE_HEADER "fleetbench-sparkplug-state 1"
+
+static char *spb_state_path(const struct fb_transport *t)
+{
+	size_t n = strlen(t->env.state_file) + sizeof ".sparkplug";
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s.sparkplug", t->env.state_file);
+	return p;
+}
+
+static struct cx *cx_of_edge(struct fb_transport *t, const char *group, const char *edge)
+{
+	if (strcmp(group, t->group))
+		return NULL;
+	for (size_t i = 0; i < t->ncx; i++)
+		if (t->cxs[i].edge && !strcmp(t->cxs[i].edge, edge))
+			return &t->cxs[i];
+	return NULL;
+}
+
+static int spb_load_state(struct fb_transport *t)
+{
+	if (!t->env.state_file)
+		return 0;
+	char *path = spb_state_path(t);
+	if (!path)
+		return fb_error("out of memory");
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		int rc = e == ENOENT ? 0 : fb_error("cannot open state file '%s': %s", path, strerror(e));
+		free(path);
+		return rc;    /* ENOENT: the first run */
+	}
+	char line[512], group[200], edge[200];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		if (lineno == 1) {
+			if (strncmp(line, SPB_STATE_HEADER, strlen(SPB_STATE_HEADER))) {
+				rc = fb_error_at(path, 1, 1, "not a fleetbench Sparkplug state file");
+				break;
+			}
+			continue;
+		}
+		unsigned bd;
+		if (sscanf(line, "%199s %199s %u", group, edge, &bd) != 3 || bd > 255) {
+			rc = fb_error_at(path, lineno, 1, "expected 'GROUP EDGE_NODE BDSEQ' (bdSeq 0..255)");
+			break;
+		}
+		struct cx *cx = cx_of_edge(t, group, edge);
+		if (cx) {
+			cx->bdseq = (uint8_t)bd;
+			cx->bd_started = true;    /* the next CONNECT goes on from there */
+		}
+	}
+	fclose(f);
+	free(path);
+	return rc;
+}
+
+static int spb_save_state(struct fb_transport *t)
+{
+	if (!t->env.state_file)
+		return 0;
+	char *path = spb_state_path(t);
+	size_t tl = path ? strlen(path) + 8 : 0;
+	char *tmp = path ? malloc(tl) : NULL;
+	if (!tmp) {
+		free(path);
+		return fb_error("out of memory");
+	}
+	snprintf(tmp, tl, "%s.tmp", path);
+	FILE *o = fopen(tmp, "w");
+	if (!o) {
+		int e = errno;
+		free(tmp);
+		int rc = fb_error("cannot write state file '%s': %s", path, strerror(e));
+		free(path);
+		return rc;
+	}
+	fputs(SPB_STATE_HEADER "\n", o);
+	FILE *f = fopen(path, "r");
+	if (f) {    /* other edge nodes' rows are kept */
+		char line[512], group[200], edge[200];
+		unsigned bd;
+		int lineno = 0;
+		while (fgets(line, sizeof line, f))
+			if (++lineno > 1 && sscanf(line, "%199s %199s %u", group, edge, &bd) == 3 && bd <= 255 &&
+			    !cx_of_edge(t, group, edge))
+				fprintf(o, "%s %s %u\n", group, edge, bd);
+		fclose(f);
+	}
+	for (size_t i = 0; i < t->ncx; i++)
+		if (t->cxs[i].edge && t->cxs[i].bd_started && !strpbrk(t->cxs[i].edge, " \t\n"))
+			fprintf(o, "%s %s %u\n", t->group, t->cxs[i].edge, t->cxs[i].bdseq);
+	int bad = ferror(o);
+	bad |= fclose(o);
+	int rc = 0;
+	if (bad || rename(tmp, path)) {
+		rc = fb_error("cannot write state file '%s': %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+	return rc;
 }
 
 /* ---- client callbacks ---- */
@@ -934,6 +1048,8 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 			goto fail;
 		}
 	}
+	if (spb_load_state(t) != 0)
+		goto fail;
 	return t;
 fail:
 	free((char *)cfg.tls_host);
@@ -978,9 +1094,20 @@ static bool mqtt_drain(struct fb_transport *t)
 			if (!cx->edge)
 				continue;
 			any_spb = true;
+			if (!fb_mqtt_conn_up(cx->conn))
+				continue;
+			/* a DDEATH for every device born in this session, seq going on (QoS 0) */
+			for (size_t k = 0; k < cx->nspb; k++) {
+				struct dev *d = cx->spb[k];
+				if (!d->born)
+					continue;
+				ssize_t n = fb_spb_ddeath(now_virtual(t), cx->seq++, t->payload, sizeof t->payload);
+				spb_publish(cx, FB_SPB_DDEATH, d->id, t->payload, n, 0);
+				d->born = false;
+			}
 			/* Sparkplug 3.0 intentional disconnect: 3.1.1 publishes NDEATH itself; 5.0 asks the
 			 * broker for the will with DISCONNECT reason 0x04 */
-			if (t->version < FB_MQTT_V5 && fb_mqtt_conn_up(cx->conn)) {
+			if (t->version < FB_MQTT_V5) {
 				ssize_t n = fb_spb_ndeath(cx->bdseq, now_virtual(t), t->payload, sizeof t->payload);
 				spb_publish(cx, FB_SPB_NDEATH, NULL, t->payload, n, 1);
 			}
@@ -988,7 +1115,12 @@ static bool mqtt_drain(struct fb_transport *t)
 	}
 	for (size_t i = 0; i < t->ncx && !any_spb; i++)
 		any_spb = t->cxs[i].edge != NULL;
-	return fb_mqtt_pool_drain(t->pool, t->version >= FB_MQTT_V5 && any_spb ? FB_MQTT_RC_DISCONNECT_WITH_WILL : 0);
+	bool done = fb_mqtt_pool_drain(t->pool, t->version >= FB_MQTT_V5 && any_spb ? FB_MQTT_RC_DISCONNECT_WITH_WILL : 0);
+	if (done && any_spb && !t->state_saved) {
+		t->state_saved = true;
+		spb_save_state(t);     /* an error is printed; the run's data is complete anyway */
+	}
+	return done;
 }
 
 static void mqtt_summary(struct fb_transport *t, FILE *out)

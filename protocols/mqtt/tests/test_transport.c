@@ -197,11 +197,12 @@ static void every_message_matches_the_trace(void **state)
 	size_t nsamples = json_array_size(tr);
 	assert_true(nsamples > 50);
 	/* per site one edge node at most: euromed carries the Sparkplug devices, so one NBIRTH
-	 * and, at the end, the NDEATH the broker sends for DISCONNECT 0x04 */
+	 * and, at the end, a DDEATH for each of its 3 devices and the NDEATH the broker sends for
+	 * DISCONNECT 0x04 */
 	static struct msg m[2000];
-	size_t n = wait_messages(log, m, 2000, nsamples + 2);
+	size_t n = wait_messages(log, m, 2000, nsamples + 5);
 	fb_peer_stop(&sub, 2000);
-	assert_int_equal(n, nsamples + 2);
+	assert_int_equal(n, nsamples + 5);
 	size_t json_ok = 0, ul_ok = 0;
 	char payload[8192];
 	for (size_t i = 0; i < n; i++) {
@@ -253,9 +254,16 @@ static void every_message_matches_the_trace(void **state)
 	json_t *e;
 	assert_true(nspb >= 4);
 	json_int_t expect_seq = 0;
-	size_t births = 0, data = 0, deaths = 0;
+	size_t births = 0, data = 0, deaths = 0, ddeaths = 0;
 	json_array_foreach(spb, i, e) {
 		const char *topic = json_string_value(json_object_get(e, "topic"));
+		if (ddeaths)    /* after the first DDEATH only DDEATHs, then the NDEATH */
+			assert_true(strstr(topic, "/DDEATH/") || strstr(topic, "/NDEATH/"));
+		if (strstr(topic, "/DDEATH/")) {
+			assert_int_equal(json_array_size(json_object_get(e, "metrics")), 0);
+			assert_int_equal(deaths, 0);
+			ddeaths++;
+		}
 		if (strstr(topic, "/NDEATH/")) {
 			assert_true(json_is_null(json_object_get(e, "seq")));
 			json_t *mt = json_array_get(json_object_get(e, "metrics"), 0);
@@ -279,7 +287,8 @@ static void every_message_matches_the_trace(void **state)
 			json_int_t k = 0;
 			for (size_t j = 0; j < i; j++) {
 				const char *tj = json_string_value(json_object_get(json_array_get(spb, j), "topic"));
-				k += !strcmp(strrchr(tj, '/') + 1, dev) && !strstr(tj, "/NBIRTH/") && !strstr(tj, "/NDEATH/");
+				k += !strcmp(strrchr(tj, '/') + 1, dev) && !strstr(tj, "/NBIRTH/") && !strstr(tj, "/NDEATH/") &&
+				     !strstr(tj, "/DDEATH/");
 			}
 			json_t *sample = trace_find(tr, dev, k);
 			assert_non_null(sample);
@@ -304,6 +313,7 @@ static void every_message_matches_the_trace(void **state)
 		}
 	}
 	assert_int_equal(births, 3);
+	assert_int_equal(ddeaths, 3);
 	assert_int_equal(deaths, 1);
 	assert_int_equal(json_ok + ul_ok + births + data, nsamples);
 	assert_true(json_ok > 0 && ul_ok > 0 && data > 0);
@@ -416,7 +426,8 @@ static void commands_reach_the_devices(void **state)
 }
 
 /* Sparkplug over 3.1.1 across a reconnect: the second CONNECT carries bdSeq 1 in its will and
- * its NBIRTH; at the end the node publishes NDEATH with that bdSeq itself. */
+ * its NBIRTH; at the end the node publishes NDEATH with that bdSeq itself. With --state, the next
+ * run goes on with bdSeq 2. */
 static void sparkplug_bdseq_across_a_reconnect(void **state)
 {
 	(void)state;
@@ -437,7 +448,14 @@ static void sparkplug_bdseq_across_a_reconnect(void **state)
 	struct fb_peer sub, run;
 	start_subscriber(&sub, log);
 	/* 2 h at x1200: 6 s */
-	const char *argv[] = { fleetbench, "run", yaml, "--out", trace, "--speed", "x1200", "--quiet", NULL };
+	char statef[512], spbstate[540];
+	snprintf(statef, sizeof statef, "%s/run.state", tmpdir);
+	snprintf(spbstate, sizeof spbstate, "%s.sparkplug", statef);
+	unlink(spbstate);
+	/* another group's edge node of the same name: its row must survive our rewrite */
+	write_file("run.state.sparkplug", "fleetbench-sparkplug-state 1\nother euromed 77\n");
+	const char *argv[] = { fleetbench, "run", yaml, "--out", trace, "--speed", "x1200", "--quiet",
+	                       "--state", statef, NULL };
 	assert_int_equal(fb_peer_spawn(&run, argv, NULL), 0);
 	assert_int_equal(fb_peer_wait_line(&sub, "spBv1.0/fleetbench/DDATA/euromed/", NULL, 0, 10000), 0);
 	/* a client with the node's client id takes the session over: the broker drops the node,
@@ -486,6 +504,64 @@ static void sparkplug_bdseq_across_a_reconnect(void **state)
 	assert_non_null(strstr(json_string_value(json_object_get(last, "topic")), "/NDEATH/euromed"));
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(last, "metrics"), 0), "value")), 1);
 	json_decref(spb);
+
+	/* the state file keeps the last bdSeq (1); the next run's session is bdSeq 2, and ends with
+	 * a DDEATH per device (seq going on), then NDEATH */
+	FILE *f = fopen(spbstate, "r");
+	assert_non_null(f);
+	char content[256];
+	size_t got = fread(content, 1, sizeof content - 1, f);
+	content[got] = 0;
+	fclose(f);
+	assert_string_equal(content, "fleetbench-sparkplug-state 1\nother euromed 77\nfleetbench euromed 1\n");
+	snprintf(scenario, sizeof scenario,
+	         "name: mqtt-spb2\nseed: 4\nstart: 2026-01-10T00:00:00+01:00\nduration: 20m\n"
+	         "sites:\n  - {id: euromed, name: Euromed, lat: 43.3, lon: 5.37, radius: 500m}\n"
+	         "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    version: 3.1.1\n"
+	         "    connection: per-site\n"
+	         "fleets:\n"
+	         "  - {type: streetlight, count: 2, site: euromed, transport: mqtt, codec: sparkplug, interval: 5m}\n",
+	         mopts.port);
+	write_file("spb2.yaml", scenario);
+	snprintf(log, sizeof log, "%s/spb2-sub.log", tmpdir);
+	snprintf(yaml, sizeof yaml, "%s/spb2.yaml", tmpdir);
+	start_subscriber(&sub, log);
+	const char *argv2[] = { fleetbench, "run", yaml, "--out", trace, "--quiet", "--state", statef, NULL };
+	assert_int_equal(fb_peer_run(argv2, 30000), 0);
+	for (int k = 0; k < 500; k++) {
+		n = read_messages(log, m, 500);
+		if (n && strstr(m[n - 1].topic, "/NDEATH/"))
+			break;
+		usleep(10000);
+	}
+	fb_peer_stop(&sub, 2000);
+	spb = sparkplug_decode(m, n);
+	size_t ns = json_array_size(spb);
+	assert_true(ns >= 6);
+	json_t *nb = json_array_get(spb, 0), *nd = json_array_get(spb, ns - 1);
+	assert_string_equal(json_string_value(json_object_get(nb, "topic")), "spBv1.0/fleetbench/NBIRTH/euromed");
+	json_int_t bd = -1;
+	json_array_foreach(json_object_get(nb, "metrics"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "name")), "bdSeq"))
+			bd = json_integer_value(json_object_get(e, "value"));
+	assert_int_equal(bd, 2);
+	assert_string_equal(json_string_value(json_object_get(nd, "topic")), "spBv1.0/fleetbench/NDEATH/euromed");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(nd, "metrics"), 0), "value")), 2);
+	const char *dd[2] = { json_string_value(json_object_get(json_array_get(spb, ns - 3), "topic")),
+	                      json_string_value(json_object_get(json_array_get(spb, ns - 2), "topic")) };
+	assert_non_null(strstr(dd[0], "spBv1.0/fleetbench/DDEATH/euromed/"));
+	assert_non_null(strstr(dd[1], "spBv1.0/fleetbench/DDEATH/euromed/"));
+	assert_string_not_equal(dd[0], dd[1]);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(spb, ns - 2), "seq")),
+	                 (json_integer_value(json_object_get(json_array_get(spb, ns - 4), "seq")) + 2) % 256);
+	json_decref(spb);
+	f = fopen(spbstate, "r");
+	assert_non_null(f);
+	got = fread(content, 1, sizeof content - 1, f);
+	content[got] = 0;
+	fclose(f);
+	assert_string_equal(content, "fleetbench-sparkplug-state 1\nother euromed 77\nfleetbench euromed 2\n");
+	unlink(spbstate);
 }
 
 /* Nothing can connect: exit 1 with the cause named, after the run's bounded wait. */
