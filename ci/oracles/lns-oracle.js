@@ -65,22 +65,24 @@ let joinNonce = 1;
 function out(o) { process.stdout.write(JSON.stringify(o) + "\n"); }
 
 const sock = dgram.createSocket("udp4");
-let pullAddr = null;         // where PULL_RESP goes: the last PULL_DATA's source
+const pullAddrs = new Map(); // gateway EUI -> where its PULL_RESPs go: its last PULL_DATA's source
 let badSent = false;
 let badMicSent = false;
 let lastRx = null;
 
 function header(ver, token, type) { return Buffer.from([ver, token >> 8, token & 255, type]); }
 
-function pullResp(txpk, ver) {
-  if (!pullAddr) { out({ event: "error", what: "no PULL_DATA yet" }); return; }
+function pullResp(txpk, ver, gw) {
+  const pullAddr = pullAddrs.get(gw);
+  if (!pullAddr) { out({ event: "error", what: "no PULL_DATA yet", gw }); return; }
   const token = Math.floor(Math.random() * 65536);
   const msg = Buffer.concat([header(ver || 2, token, 3), Buffer.from(JSON.stringify({ txpk }))]);
   sock.send(msg, pullAddr.port, pullAddr.address);
   return token;
 }
 
-function rawPullResp(body) {
+function rawPullResp(body, gw) {
+  const pullAddr = pullAddrs.get(gw);
   const msg = Buffer.concat([header(2, 0x4242, 3), Buffer.from(body)]);
   sock.send(msg, pullAddr.port, pullAddr.address);
 }
@@ -93,17 +95,17 @@ function txpkFor(rx, delayUs, phy) {
 
 function sendBadInputs(rx) {
   badSent = true;
-  rawPullResp("{\"txpk\":{");                                                    // bad JSON
-  rawPullResp(JSON.stringify({ txpk: { tmst: rx.tmst + 1e6, freq: 868.1, datr: "SF7BW125", data: "%%%=" } }));
-  rawPullResp(JSON.stringify({ txpk: { freq: 868.1, datr: "SF7BW125", data: "QA==" } }));  // no tmst
-  rawPullResp(JSON.stringify({ txpk: { tmst: rx.tmst + 1e6, freq: 868.1, datr: "SF7BW125", size: 9, data: "QA==" } }));
+  rawPullResp("{\"txpk\":{", rx.gw);                                             // bad JSON
+  rawPullResp(JSON.stringify({ txpk: { tmst: rx.tmst + 1e6, freq: 868.1, datr: "SF7BW125", data: "%%%=" } }), rx.gw);
+  rawPullResp(JSON.stringify({ txpk: { freq: 868.1, datr: "SF7BW125", data: "QA==" } }), rx.gw);  // no tmst
+  rawPullResp(JSON.stringify({ txpk: { tmst: rx.tmst + 1e6, freq: 868.1, datr: "SF7BW125", size: 9, data: "QA==" } }), rx.gw);
   // a well-formed frame for a device nobody knows, in the future
   const stranger = lp.fromFields({ MType: "Unconfirmed Data Down", DevAddr: Buffer.from("deadbeef", "hex"),
     FCtrl: { ACK: true }, FCnt: 1, FPort: 1, payload: Buffer.from("00", "hex") },
     Buffer.alloc(16, 1), Buffer.alloc(16, 2)).getPHYPayload();
-  pullResp(txpkFor(rx, 1e6, stranger));
+  pullResp(txpkFor(rx, 1e6, stranger), 2, rx.gw);
   // a txpk in the past
-  pullResp(txpkFor(rx, -2e6, stranger));
+  pullResp(txpkFor(rx, -2e6, stranger), 2, rx.gw);
   out({ event: "bad_inputs_sent", count: 6 });
 }
 
@@ -131,7 +133,7 @@ function handleJoin(p, rx) {
   const keys = lp.generateSessionKeys(dev.appKey, netId, appNonce, p.DevNonce);
   sessions.set(devAddr.toString("hex"), { devEui, devAddr, nwkSKey: keys.NwkSKey, appSKey: keys.AppSKey,
     fcntUp: -1, fcntDown: 0, uplinks: 0 });
-  const token = pullResp(txpkFor(rx, useRx2 ? 6e6 : 5e6, ja.getPHYPayload()));
+  const token = pullResp(txpkFor(rx, useRx2 ? 6e6 : 5e6, ja.getPHYPayload()), 2, rx.gw);
   out({ event: "join_accept", dev_eui: devEui, dev_addr: devAddr.toString("hex"), token });
 }
 
@@ -175,7 +177,7 @@ function handleData(p, rx) {
     phy = Buffer.from(down);
     phy[phy.length - 1] ^= 0xff;
   }
-  const token = pullResp(txpkFor(rx, useRx2 ? 2e6 : 1e6, phy));
+  const token = pullResp(txpkFor(rx, useRx2 ? 2e6 : 1e6, phy), 2, rx.gw);
   out({ event: "downlink", dev_addr: addr, ack: confirmed, fopts: Buffer.from(fopts).toString("hex"),
         app: app ? app.toString("hex") : null, bad_mic: phy !== down, token });
 }
@@ -185,7 +187,7 @@ sock.on("message", (msg, rinfo) => {
   const ver = msg[0], token = (msg[1] << 8) | msg[2], type = msg[3];
   const gw = msg.length >= 12 ? msg.slice(4, 12).toString("hex") : null;
   if (type === 2) {                       // PULL_DATA -> PULL_ACK (4 bytes)
-    pullAddr = { address: rinfo.address, port: rinfo.port };
+    pullAddrs.set(gw, { address: rinfo.address, port: rinfo.port });
     sock.send(header(ver, token, 4), rinfo.port, rinfo.address);
     out({ event: "pull_data", gw, port: rinfo.port, ver, len: msg.length });
     return;
@@ -213,7 +215,7 @@ sock.on("message", (msg, rinfo) => {
     if (mtype === "Join Request") handleJoin(p, rx);
     else if (mtype === "Unconfirmed Data Up" || mtype === "Confirmed Data Up") handleData(p, rx);
     else out({ event: "unexpected_mtype", mtype });
-    if (badInputs && !badSent && pullAddr && mtype !== "Join Request" && lastRx) sendBadInputs(lastRx);
+    if (badInputs && !badSent && pullAddrs.has(gw) && mtype !== "Join Request" && lastRx) sendBadInputs(lastRx);
   }
 });
 

@@ -36,6 +36,11 @@ uint64_t fb_lw_gateway_eui(uint32_t index)
 	return 0x02fbfffe00000000ULL | index;
 }
 
+uint64_t fb_lw_gateway_eui_shard(uint64_t eui, uint32_t shard_index)
+{
+	return eui ^ (uint64_t)(shard_index & 0xffffu) << 32;
+}
+
 static int parse_hex(const char *s, size_t len, uint8_t *out, size_t n)
 {
 	if (len != 2 * n)

@@ -24,6 +24,10 @@ void fb_lw_identity_derive(uint64_t seed, uint32_t device, uint32_t net_id,
                            struct fb_lw_identity *out);
 /* The gateway EUI of gateway number `index` (0-based over the scenario): 02FBFFFE iiii iiii. */
 uint64_t fb_lw_gateway_eui(uint32_t index);
+/* The EUI shard i (> 0) uses for a gateway that other shards' devices reach too: bits 32..47
+ * XORed with i (02FBFFFE iiiiiiii -> 02FB FFFE^i iiiiiiii), so no two shards, and no shard and
+ * an unsharded run's other gateways, share an EUI. Shard 0 keeps the plain EUI. */
+uint64_t fb_lw_gateway_eui_shard(uint64_t eui, uint32_t shard_index);
 
 /* A keys file: CSV with the header `device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key`
  * (the format `fleetbench keys --format csv` writes; empty ABP columns allowed for OTAA).

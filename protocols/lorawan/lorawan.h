@@ -99,6 +99,12 @@ struct fb_lw_placement {
 	const bool *active;                /* per device: uses this transport (NULL: all) */
 	const struct fb_site *sites;
 	size_t nsites;
+	/* Sharding (`--shard i/N`): a gateway that devices of other shards reach too would be spoken
+	 * for by two processes under one EUI (the server routes its downlinks to whichever pulled
+	 * last). Shard i > 0 then uses fb_lw_gateway_eui_shard(eui, i) for such gateways. */
+	uint32_t shard_index;
+	const bool *site_shared;           /* per site (per_site gateways); NULL: none shared */
+	bool list_shared;                  /* explicit gateway list: other shards use it too */
 };
 
 typedef void (*fb_lw_app_fn)(void *arg, uint32_t device, uint8_t fport, const uint8_t *payload,

@@ -616,6 +616,32 @@ static void compute_reach(struct fb_lw_net *n, const struct fb_lw_placement *p)
 	}
 }
 
+/* Shard i > 0 renames the gateways it shares with other shards (see fb_lw_placement): the
+ * network server sees one more gateway per shard at the same place, each hearing its shard's
+ * devices. Said once, as the user must register those EUIs too; interference between devices of
+ * different shards (collisions, capture) is not simulated. */
+static void tag_shared_gateways(struct fb_lw_net *n, const struct fb_lw_placement *p)
+{
+	if (!p->shard_index)
+		return;
+	size_t renamed = 0;
+	uint64_t first = 0;
+	for (size_t g = 0; g < n->ngws; g++) {
+		bool shared = n->cfg.ngateways ? p->list_shared
+		            : p->site_shared && p->site_shared[g / n->cfg.per_site];
+		if (!n->gw_used[g] || !shared)
+			continue;
+		n->gws[g].eui = fb_lw_gateway_eui_shard(n->gws[g].eui, p->shard_index);
+		if (!renamed++)
+			first = n->gws[g].eui;
+	}
+	if (renamed)
+		fb_warn("lorawan: shard %u shares %zu gateway(s) with other shards (their sites' devices are "
+		        "split across shards): it speaks for them as other gateways, first '%016llx' "
+		        "(register these EUIs too; radio between shards is not simulated)",
+		        p->shard_index, renamed, (unsigned long long)first);
+}
+
 struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config *cfg,
                                 const struct fb_lw_placement *p, const char *state_file)
 {
@@ -707,6 +733,7 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 	}
 	free(ids);
 	compute_reach(n, p);
+	tag_shared_gateways(n, p);
 	if (state_file) {
 		n->state_file = strdup(state_file);
 		if (!n->state_file)
@@ -1452,8 +1479,37 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	struct fb_lw_placement p = {
 		.seed = sc->seed, .first = t->first, .count = t->count, .lat = lat, .lon = lon,
 		.site = site, .active = active, .sites = sc->sites, .nsites = sc->nsites,
+		.shard_index = env->shard_count > 1 ? env->shard_index : 0,
 	};
+	/* which sites have lorawan devices both in this shard and in another (the shard segments
+	 * are contiguous device ranges and may cut a site) */
+	uint8_t *where = sc->nsites ? calloc(sc->nsites, 1) : NULL;   /* bit 0 here, bit 1 elsewhere */
+	bool *shared = sc->nsites ? calloc(sc->nsites, sizeof(bool)) : NULL;
+	if (sc->nsites && (!where || !shared)) {
+		free(where);
+		free(shared);
+		fb_error("out of memory");
+		goto fail;
+	}
+	uint8_t any = 0;
+	for (size_t k = 0; k < sc->nfleets; k++) {
+		const struct fb_fleet *f = &sc->fleets[k];
+		if (!f->transport || strcmp(f->transport, "lorawan") || !f->count)
+			continue;
+		uint64_t lo = f->first, hi = (uint64_t)f->first + f->count;
+		uint8_t m = (lo < t->first + (uint64_t)t->count && hi > t->first ? 1 : 0)
+		          | (lo < t->first || hi > t->first + (uint64_t)t->count ? 2 : 0);
+		any |= m;
+		if (where)
+			where[f->site ? f->site->index : 0] |= m;
+	}
+	for (size_t k = 0; k < sc->nsites; k++)
+		shared[k] = where[k] == 3;
+	p.site_shared = shared;
+	p.list_shared = any == 3;
 	t->net = fb_lw_net_new(env->loop, &cfg, &p, env->state_file);
+	free(where);
+	free(shared);
 	free(lat);
 	free(lon);
 	free(site);
