@@ -5,7 +5,8 @@
 # a LinkADRReq that moves the DR; an application downlink that dims a street light (seen in its
 # next trace samples); DevNonce never reused across two runs with one --state file; bad
 # `transports.lorawan` settings exit 2 with file:line:col; every uplink decodes to its trace sample
-# (binary and LPP); DevStatusAns carries the model's battery and the downlink's SNR.
+# (binary and LPP); DevStatusAns carries the model's battery and the downlink's SNR; two shards
+# splitting a site use distinct gateway EUIs.
 set -u
 cd "$(dirname "$0")/../../.."
 B=${B:-build}
@@ -167,10 +168,40 @@ console.log(JSON.stringify({ waste, lights, bad }));
 process.exit(bad.length || waste !== 3 || lights !== 2 ? 1 : 0);
 JS
 
+# Sharding: --shard 0/2 and 1/2 run at once against one server split the site's devices. Each
+# shard speaks for the site's gateway under its own EUI (shard 1: 02fbffff..., warned), so the
+# server routes each shard's downlinks to it: every device of both shards joins, and every uplink
+# decodes to its sample in that shard's trace.
+mkfifo "$T/sh.in"
+node ci/oracles/lns-oracle.js --keys "$T/keys.csv" < "$T/sh.in" > "$T/sh.jsonl" 2> "$T/sh.err" &
+pids+=($!)
+exec 5> "$T/sh.in"
+wait_lines "$T/sh.jsonl" '"event":"listening"' 1
+sport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/sh.jsonl")
+sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$sport|" -e 's/duration: 20m/duration: 10m/' "$T/lw.yaml" > "$T/sh.yaml"
+$FB run "$T/sh.yaml" --speed max --shard 0/2 --out "$T/sh0.jsonl" --state "$T/sh0.state" > /dev/null 2> "$T/sh0.err" &
+sh0=$!
+$FB run "$T/sh.yaml" --speed max --shard 1/2 --out "$T/sh1.jsonl" --state "$T/sh1.state" > /dev/null 2> "$T/sh1.err" ||
+  fail "shard 1 exited $?: $(cat "$T/sh1.err")"
+wait $sh0 || fail "shard 0 exited: $(cat "$T/sh0.err")"
+cat "$T/sh0.jsonl" "$T/sh1.jsonl" > "$T/sh.trace"
+wait_lines "$T/sh.jsonl" '"event":"uplink"' $(($(wc -l < "$T/sh.trace") - 12))
+gws=$(grep '"event":"pull_data"' "$T/sh.jsonl" | grep -o '"gw":"[0-9a-f]*"' | sort -u | tr '\n' ' ')
+[ "$gws" = '"gw":"02fbfffe00000000" "gw":"02fbffff00000000" ' ] ||
+  fail "shard gateways: $(grep pull_data "$T/sh.jsonl")"
+grep -q "shard 1 shares 1 gateway(s) with other shards.*'02fbffff00000000'" "$T/sh1.err" || fail "no shard warning: $(cat "$T/sh1.err")"
+grep -q 'shares' "$T/sh0.err" && fail "shard 0 renamed its gateway"
+for k in 0 1; do
+  grep -q 'lorawan: joins requested 6, accepted 6, failed 0' "$T/sh$k.err" || fail "shard $k joins: $(grep 'lorawan: joins' "$T/sh$k.err")"
+done
+node ci/oracles/lorawan-trace-check.js --ns "$T/sh.jsonl" --trace "$T/sh.trace" --keys "$T/keys.csv" \
+  > "$T/sh.check" || fail "sharded payloads vs trace: $(cat "$T/sh.check")"
+grep -q "\"checked\":$(($(wc -l < "$T/sh.trace") - 12))," "$T/sh.check" || fail "sharded uplinks missing: $(cat "$T/sh.check")"
+
 # Bad settings: located errors, exit 2.
 sed 's/activation: otaa/activation: otta/' "$T/lw.yaml" > "$T/bad.yaml"
 $FB run "$T/bad.yaml" > /dev/null 2> "$T/bad.err"
 rc=$?
 [ "$rc" -eq 2 ] || fail "bad activation: exit $rc"
 grep -q "bad.yaml:[0-9]*:[0-9]*: error: .*'otta'" "$T/bad.err" || fail "bad activation message: $(cat "$T/bad.err")"
-echo "ok: 12 devices joined three times without DevNonce reuse, $ups binary + $ups3 LPP uplinks verified by lora-packet and decoded to the trace's values, 8 lights dimmed, DevStatusAns battery and margin checked"
+echo "ok: 12 devices joined three times without DevNonce reuse, $ups binary + $ups3 LPP uplinks verified by lora-packet and decoded to the trace's values, 8 lights dimmed, DevStatusAns battery and margin checked, 2 shards with distinct gateway EUIs"
