@@ -347,6 +347,22 @@ int main(int argc, char **argv)
 	struct fb_peer broker;
 	if (fb_mosquitto_start(&broker, &o))
 		return 1;
+	/* FB_MQTT_BENCH_POINT=QOS:CONNECTIONS measures that one point only (for profiling);
+	 * QOS:CONNECTIONS:mqttjs then the MQTT.js loader at the same point */
+	const char *point = getenv("FB_MQTT_BENCH_POINT");
+	unsigned pq, pn;
+	if (point && sscanf(point, "%u:%u", &pq, &pn) == 2 && pq <= 1 && pn > 0) {
+		run(o.port, pn, (uint8_t)pq, seconds);
+		if (strstr(point, ":mqttjs")) {
+			char cmd[1024];
+			snprintf(cmd, sizeof cmd, "exec node ci/oracles/mqtt-load.js mqtt://127.0.0.1:%u %u %u %.0f b%%u",
+			         o.port, pn, pq, seconds + 70);
+			run_peer(o.port, "mqttjs", pn, (uint8_t)pq, seconds, cmd, 1, "connected");
+		}
+		fb_peer_stop(&broker, 10000);
+		fb_peer_rmtree(dir);
+		return 0;
+	}
 	/* memory first, in a fresh process */
 	hold(o.port, held);
 	static const unsigned sizes[] = { 1, 100, 1000, 10000 };

@@ -412,11 +412,11 @@ static void broker_sigkill_loses_nothing(void **state)
 	assert_true(st->pub_resent > 0);
 	assert_true(st->reconnects >= npub);
 	assert_true(fb_mqtt_pool_stats(sub)->reconnects >= 1);
-	drain_and_free(pubs);
-	for (int i = 0; i < 50 && st->pub_acked < (uint64_t)npub * nseq; i++)
+	for (int i = 0; i < 100 && st->pub_acked < (uint64_t)npub * nseq; i++)
 		run_for(0.02);
 	assert_int_equal(st->pub_acked, npub * nseq);
 	assert_int_equal(st->pub_failed, 0);
+	drain_and_free(pubs);
 	drain_and_free(sub);
 	assert_int_equal(fb_peer_stop(&broker, 3000), 0);
 }
