@@ -908,6 +908,12 @@ static void read_conn(struct fb_mqtt_conn *c)
 			c->in = nb;
 			c->in_cap = c->dec.need;
 		}
+		/* a short read emptied the socket: no second read() just to hear EAGAIN (it was one
+		 * syscall in two with many connections each getting a few PUBACKs per turn); the
+		 * level-triggered watcher calls again when more arrives. TLS may hold decrypted
+		 * bytes of a record already read, so it goes on until WANT_READ. */
+		if (!c->ssl && (size_t)n < room)
+			break;
 	}
 }
 
