@@ -65,6 +65,10 @@ struct fb_transport {
 	size_t nports;
 	uint64_t commands_ok, commands_refused;
 	int status;
+	/* --speed max: a poll needs a now, so the run is held to realtime from its start */
+	bool pace_max;
+	fb_time_us pace_wall0, pace_virt0;
+	ev_timer pace_wake;             /* wakes the loop when the next event falls due */
 };
 
 static const char *const config_keys[] = { "listen", "layout", "units_per_port", "rtu", NULL };
@@ -205,6 +209,8 @@ static void transport_free(struct fb_transport *t)
 {
 	if (!t)
 		return;
+	if (t->pace_max)
+		ev_timer_stop(t->env.loop, &t->pace_wake);
 	fb_mbserver_free(t->srv);
 	if (t->fleets && t->env.scenario)
 		for (size_t i = 0; i < t->env.scenario->nfleets; i++)
@@ -335,10 +341,21 @@ fail:
 	return NULL;
 }
 
+static void pace_wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	/* nothing: the wake-up lets the run re-read the hold */
+}
+
 static int transport_start(struct fb_transport *t)
 {
 	if (!(t->srv = fb_mbserver_new(t->env.loop, command, t)))
 		return -1;
+	if (t->env.wall_of &&
+	    t->env.wall_of(t->env.wall_arg, 0) == t->env.wall_of(t->env.wall_arg, (fb_time_us)1 << 50)) {
+		t->pace_max = true;
+		ev_timer_init(&t->pace_wake, pace_wake_cb, 0, 0);
+		fb_info("modbus: speed 'max' runs paced at realtime (a poll needs a now)");
+	}
 	/* listen on each port that has a device of this shard */
 	for (uint32_t i = 0; i < t->ndevices; i++) {
 		struct fb_mb_unit *u = &t->units[i];
@@ -395,7 +412,28 @@ static int transport_start(struct fb_transport *t)
 
 static bool transport_ready(struct fb_transport *t) { (void)t; return true; }
 static bool transport_busy(struct fb_transport *t) { (void)t; return false; }
-static fb_time_us transport_hold(struct fb_transport *t) { (void)t; return FB_TIME_NEVER; }
+/* In max speed mode (wall_of() then ignores the virtual time) a Modbus fleet runs paced at
+ * realtime: the engine may not pass the virtual time that the wall clock has reached since the
+ * first event, so a poll reads the values of "now" instead of those at the end of the run. */
+static fb_time_us transport_hold(struct fb_transport *t)
+{
+	if (!t->pace_max)
+		return FB_TIME_NEVER;
+	fb_time_us now = fb_wall_now();
+	if (!t->pace_wall0) {
+		t->pace_wall0 = now;
+		t->pace_virt0 = fb_engine_now(t->env.engine);
+	}
+	fb_time_us hold = t->pace_virt0 + (now - t->pace_wall0) + 1;
+	/* The run's max mode stops its idle watcher while a hold is in force and only re-checks
+	 * on the next loop wake-up: make sure there is one when the next event falls due. */
+	fb_time_us next = fb_engine_next_time(t->env.engine);
+	if (next != FB_TIME_NEVER && next >= hold && !ev_is_active(&t->pace_wake)) {
+		ev_timer_set(&t->pace_wake, (double)(next - hold + 1) / 1e6, 0);
+		ev_timer_start(t->env.loop, &t->pace_wake);
+	}
+	return hold;
+}
 
 /* The latest sample is what a poll reads; writes since it stay until the next sample, which
  * the engine computes with the command applied. */
