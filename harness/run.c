@@ -157,6 +157,11 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	if (next != FB_TIME_NEVER && next >= hold) {
 		note_hold(r, true);
 		ev_idle_stop(loop, w);
+		/* Wake up to re-read the hold even if no socket does: the check watcher resumes. */
+		if (!ev_is_active(&r->pace)) {
+			ev_timer_set(&r->pace, 0.001, 0);
+			ev_timer_start(loop, &r->pace);
+		}
 		return;
 	}
 	note_hold(r, false);
