@@ -105,6 +105,12 @@ struct fb_scenario *fb_cli_load(const char *path)
 	if (!sc)
 		return NULL;
 	int bad = 0;
+	/* transports: names a transport per key (each transport checks its own keys when it is
+	 * created by `run`) */
+	if (sc->transports && fb_ynode_expect(sc->transports, FB_Y_MAP, "'transports'") == 0)
+		bad |= fb_ynode_check_keys(sc->transports, "'transports'", fb_cli_load_opts()->transports);
+	else if (sc->transports)
+		bad = 1;
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];
 		const struct fb_ynode *node = fb_ynode_get(f->node, "codec");

@@ -47,6 +47,10 @@ printf 'name: x\nfleets:\n  - {type: noize, count: 2, site: s}\nsites:\n  - {id:
 expect_code 2 "scenario error" -- $FB check "$tmp/bad.yaml"
 expect_err "bad.yaml:3:[0-9]+: error: unknown sensor type 'noize' \(did you mean 'noise'\?\)" "located scenario error"
 
+printf 'name: x\nsites: [{id: s, lat: 43, lon: 5}]\ntransports:\n  mqqt: {url: "mqtt://127.0.0.1:1"}\nfleets: [{type: noise, site: s}]\n' > "$tmp/badtr.yaml"
+expect_code 2 "unknown transport section" -- $FB check "$tmp/badtr.yaml"
+expect_err "badtr.yaml:4:3: error: unknown key 'mqqt' in 'transports' \(did you mean 'mqtt'\?\)" "transport name located"
+
 # A run: the summary, the trace and the report.
 expect_code 0 "run ci-smoke" -- $FB run scenarios/ci-smoke.yaml --out "$tmp/a.jsonl" --report "$tmp/r.json"
 expect_err "samples" "summary on stderr"
