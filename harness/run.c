@@ -54,6 +54,7 @@ struct run {
 	const struct fb_transport_ops *trops[MAX_TRANSPORTS];
 	size_t ntr;
 	struct fb_transport **fleet_tr;      /* per fleet: its transport instance, or NULL */
+	const struct fb_transport_ops **fleet_ops;   /* per fleet: that instance's ops */
 	fb_time_us start, duration;
 
 	ev_idle idle;               /* max mode: run a batch when the loop is otherwise idle */
@@ -94,12 +95,8 @@ static void sink(void *arg, const struct fb_sample *s)
 	if (r->trace)
 		fb_trace_write(r->trace, s);
 	struct fb_transport *t = r->fleet_tr[s->fleet->index];
-	if (t) {
-		size_t k = 0;
-		while (r->tr[k] != t)
-			k++;
-		r->trops[k]->send(t, s);
-	}
+	if (t)
+		r->fleet_ops[s->fleet->index]->send(t, s);
 }
 
 static bool transports_busy(struct run *r)
@@ -428,7 +425,6 @@ static int write_report(struct run *r)
 	                        "shard", "index", (json_int_t)r->o.shard_index,
 	                        "count", (json_int_t)r->o.shard_count,
 	                        "first_device", (json_int_t)lo, "devices", (json_int_t)(hi - lo));
-	json_object_set_new(rep, "seed", json_string(""));
 	char seed[32];
 	snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->sc->seed);
 	json_object_set_new(rep, "seed", json_string(seed));   /* a string: u64 exceeds JSON's safe range */
@@ -546,7 +542,8 @@ static int open_trace(struct run *r)
 static int setup_transports(struct run *r)
 {
 	r->fleet_tr = calloc(r->sc->nfleets ? r->sc->nfleets : 1, sizeof *r->fleet_tr);
-	if (!r->fleet_tr)
+	r->fleet_ops = calloc(r->sc->nfleets ? r->sc->nfleets : 1, sizeof *r->fleet_ops);
+	if (!r->fleet_tr || !r->fleet_ops)
 		return fb_error("out of memory");
 	struct fb_transport_env env = {
 		r->loop, r->e, r->sc, r->o.shard_index, r->o.shard_count, r->o.state_file, wall_of, r
@@ -573,6 +570,7 @@ static int setup_transports(struct run *r)
 			r->tr[r->ntr++] = t;
 		}
 		r->fleet_tr[i] = r->tr[k];
+		r->fleet_ops[i] = r->trops[k];
 	}
 	for (size_t k = 0; k < r->ntr; k++)
 		if (r->trops[k]->start && r->trops[k]->start(r->tr[k]))
@@ -665,6 +663,7 @@ out:
 	for (size_t i = 0; i < r.ntr; i++)
 		r.trops[i]->free(r.tr[i]);
 	free(r.fleet_tr);
+	free(r.fleet_ops);
 	fb_trace_free(r.trace);
 	if (r.trace_fd > STDERR_FILENO)
 		close(r.trace_fd);
