@@ -30,6 +30,18 @@ struct fb_command {
 	double value;
 };
 
+/* A payload decoded back into a sample (what a collector received). */
+#define FB_DECODED_MAX_FIELDS 32
+struct fb_decoded {
+	char device[64];           /* the device id the payload carries, or "" */
+	int64_t seq;               /* the sample seq if carried, else -1 */
+	fb_time_us ts;             /* the timestamp carried (µs), or FB_TIME_NEVER */
+	uint64_t present;          /* bit i: field i of the model was in the payload */
+	double values[FB_DECODED_MAX_FIELDS];   /* by model field index (ENUM: index, BOOL: 0/1) */
+	double tolerance[FB_DECODED_MAX_FIELDS];/* the codec's half-step for the field (>= half the
+	                                           field's resolution) */
+};
+
 struct fb_codec {
 	const char *name;          /* the value of a fleet's `codec:` */
 	const char *content_type;  /* "application/json", "application/senml+json", "text/plain", ... */
@@ -39,6 +51,11 @@ struct fb_codec {
 	 * written to out (at most max), or a negative fb_codec_err. May be NULL (no commands). */
 	int (*decode_command)(const struct fb_codec_ctx *c, const struct fb_model *m,
 	                      const uint8_t *buf, size_t len, struct fb_command *out, size_t max);
+	/* Parses a payload this codec encodes, for a device of model m (collectors, validate).
+	 * Unknown keys are FB_CODEC_EFIELD, wrong types or syntax FB_CODEC_EINVAL. Pure; no
+	 * allocation. May be NULL until written. */
+	int (*decode_sample)(const struct fb_codec_ctx *c, const struct fb_model *m,
+	                     const uint8_t *buf, size_t len, struct fb_decoded *out);
 };
 
 /* The codecs compiled in, NULL-terminated (protocols/codecs/registry.c). */

@@ -22,6 +22,18 @@ struct fb_transport_env {
 	 * wall time at which the engine ran the event. For latency from the scheduled time. */
 	fb_time_us (*wall_of)(void *arg, fb_time_us virtual_t);
 	void *wall_arg;
+	/* The bench's reconciliation (may be NULL: then nothing is reconciled). A transport calls it
+	 * once per message as the message leaves the fleet for the network: the sample it carries, and
+	 * the identity a collector will read back (MQTT: the sample's scheduled time in ms, s->t / 1000;
+	 * LoRaWAN: the uplink's 32-bit FCnt). Network faults the transport injects (loss, duplicates)
+	 * happen after this call, so the bench finds them; a sample the device itself never sends (an
+	 * OTAA device still joining, a duty-cycle drop) is not declared. */
+	void (*sent)(void *arg, const char *proto, const struct fb_sample *s, uint64_t key);
+	void *sent_arg;
+	/* --local / --collect: overrides where the transport connects or listens ("mqtt://127.0.0.1:P"
+	 * for mqtt's url, "127.0.0.1:P" for lorawan's gateway server and modbus's first listen port),
+	 * or NULL to use the scenario's value. */
+	const char *target;
 };
 
 struct fb_transport_ops {
