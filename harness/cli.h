@@ -33,6 +33,15 @@ struct fb_run_opts {
 	const char *report;
 	const char *state_file;
 	bool quiet;
+	/* the bench (issue 6) */
+	bool local;                  /* --local: start the peers here and reconcile end to end */
+	const char *collect_url;     /* --collect URL */
+	const char *collect_topic;   /* --collect-topic FILTER */
+	fb_time_us grace;            /* --grace D: collectors wait this long for stragglers */
+	bool start_at_set;
+	fb_time_us start_at;         /* --start-at RFC3339: wall time the run begins (shards align) */
+	const char *junit, *html;    /* --junit FILE, --html FILE */
+	int metrics_port;            /* --metrics-port P, 0: none */
 };
 
 /* Each prints "fleetbench: error: ..." and returns -1 on a bad value. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <ev.h>
 #include <jansson.h>
+#include "harness/bench.h"
 #include "harness/cli.h"
 #include "protocols/transport.h"
 #include "sim/engine.h"
@@ -38,6 +39,15 @@ static const char run_usage[] =
 "                        (default: the scenario's output.file, else no trace)\n"
 "  --report FILE         write the summary as JSON, with per-type and per-site counts\n"
 "  --state FILE          keep protocol state across runs (LoRaWAN DevNonce counters)\n"
+"  --local               start the peers here on free loopback ports (a mosquitto broker, a\n"
+"                        LoRaWAN network-server endpoint, a Modbus poller), point the fleet at\n"
+"                        them and reconcile end to end: expected, received, lost, duplicated,\n"
+"                        out of order, wrong values, latency from the scheduled send time\n"
+"  --collect URL         against a real platform: the MQTT collector subscribes at URL\n"
+"                        (mqtt://host:port) while the fleet targets the scenario's transports\n"
+"  --collect-topic F     the topic filter to subscribe to (default: the fleets' topics)\n"
+"  --grace D             how long collectors wait for late messages at the end (default 5s)\n"
+"  --start-at RFC3339    begin at this wall-clock time (aligns the clocks of shard processes)\n"
 "  --quiet               no progress line and no summary; errors only\n"
 "  -h, --help            this help\n"
 "\n"
@@ -53,6 +63,9 @@ struct run {
 	struct fb_transport *tr[MAX_TRANSPORTS];
 	const struct fb_transport_ops *trops[MAX_TRANSPORTS];
 	size_t ntr;
+	struct fb_bench *bench;
+	ev_timer tick;              /* once per wall second: the report's series */
+	uint64_t sent;              /* samples handed to transports */
 	struct fb_transport **fleet_tr;      /* per fleet: its transport instance, or NULL */
 	const struct fb_transport_ops **fleet_ops;   /* per fleet: that instance's ops */
 	fb_time_us start, duration;
@@ -95,8 +108,12 @@ static void sink(void *arg, const struct fb_sample *s)
 	if (r->trace)
 		fb_trace_write(r->trace, s);
 	struct fb_transport *t = r->fleet_tr[s->fleet->index];
-	if (t)
+	if (t) {
+		if (r->bench)
+			fb_bench_sample(r->bench, s);
 		r->fleet_ops[s->fleet->index]->send(t, s);
+		r->sent++;
+	}
 }
 
 static bool transports_busy(struct run *r)
@@ -298,6 +315,9 @@ static void drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (size_t i = 0; i < r->ntr; i++)
 		if (r->trops[i]->drain && !r->trops[i]->drain(r->tr[i]))
 			done = false;
+	/* then the collectors, for the messages still on their way (their own bounded grace) */
+	if (done && r->bench && !r->signal_seen && !fb_bench_drain(r->bench))
+		return;
 	/* bounded: 10 s of wall time, or 2 s after a signal */
 	fb_time_us bound = r->signal_seen ? 2 * FB_US_PER_S : 10 * FB_US_PER_S;
 	if (done || fb_wall_now() - r->wall_end > bound) {
@@ -386,6 +406,7 @@ static void print_summary(struct run *r)
 	for (size_t i = 0; i < r->ntr; i++)
 		if (r->trops[i]->summary)
 			r->trops[i]->summary(r->tr[i], stderr);
+	fb_bench_summary(r->bench, stderr);
 }
 
 static json_t *count_object(struct run *r, const uint64_t *by_fleet, int by_site)
@@ -455,6 +476,7 @@ static int write_report(struct run *r)
 		if (r->trops[i]->report)
 			json_object_set_new(tr, r->trops[i]->name, r->trops[i]->report(r->tr[i]));
 	json_object_set_new(rep, "transports", tr);
+	fb_bench_report(r->bench, rep);
 	json_object_set_new(rep, "exit_code", json_integer(r->exit_code));
 	int rc = 0;
 	if (json_dump_file(rep, r->o.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
@@ -466,7 +488,7 @@ static int write_report(struct run *r)
 static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
-	       O_STATE, O_QUIET };
+	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -478,6 +500,11 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "local", no_argument, NULL, O_LOCAL },
+		{ "collect", required_argument, NULL, O_COLLECT },
+		{ "collect-topic", required_argument, NULL, O_COLLECT_TOPIC },
+		{ "grace", required_argument, NULL, O_GRACE },
+		{ "start-at", required_argument, NULL, O_START_AT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -499,6 +526,25 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		case O_REPORT: o->report = optarg; break;
 		case O_STATE: o->state_file = optarg; break;
 		case O_QUIET: o->quiet = true; break;
+		case O_LOCAL: o->local = true; break;
+		case O_COLLECT:
+			if (strncmp(optarg, "mqtt://", 7) && strncmp(optarg, "mqtts://", 8)) {
+				fb_error("--collect '%s': expected mqtt://host:port or mqtts://host:port", optarg);
+				return -1;
+			}
+			o->collect_url = optarg;
+			break;
+		case O_COLLECT_TOPIC: o->collect_topic = optarg; break;
+		case O_GRACE: if (fb_cli_duration("--grace", optarg, &o->grace)) return -1; break;
+		case O_START_AT: {
+			bool now;
+			if (fb_cli_start(optarg, &now, &o->start_at))
+				return -1;
+			if (now)
+				o->start_at = fb_wall_now();
+			o->start_at_set = true;
+			break;
+		}
 		case 'h': fputs(run_usage, stdout); exit(FB_EXIT_OK);
 		case ':':
 			fb_error("option '%s' needs a value", argv[optind - 1]);
@@ -521,6 +567,14 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		return -1;
 	}
 	o->scenario = argv[optind];
+	if (o->local && o->collect_url) {
+		fb_error("--local and --collect exclude each other (--local collects from its own peers)");
+		return -1;
+	}
+	if (o->collect_topic && !o->collect_url && !o->local) {
+		fb_error("--collect-topic needs --collect or --local");
+		return -1;
+	}
 	return 0;
 }
 
@@ -545,9 +599,6 @@ static int setup_transports(struct run *r)
 	r->fleet_ops = calloc(r->sc->nfleets ? r->sc->nfleets : 1, sizeof *r->fleet_ops);
 	if (!r->fleet_tr || !r->fleet_ops)
 		return fb_error("out of memory");
-	struct fb_transport_env env = {
-		r->loop, r->e, r->sc, r->o.shard_index, r->o.shard_count, r->o.state_file, wall_of, r
-	};
 	for (size_t i = 0; i < r->sc->nfleets; i++) {
 		const struct fb_fleet *f = &r->sc->fleets[i];
 		if (!f->transport)
@@ -563,6 +614,11 @@ static int setup_transports(struct run *r)
 			if (r->ntr == MAX_TRANSPORTS)
 				return fb_error("too many transports");
 			const struct fb_ynode *cfg = r->sc->transports ? fb_ynode_get(r->sc->transports, ops->name) : NULL;
+			struct fb_transport_env env = {
+				r->loop, r->e, r->sc, r->o.shard_index, r->o.shard_count, r->o.state_file,
+				wall_of, r, NULL, NULL, NULL
+			};
+			fb_bench_env(r->bench, ops->name, &env);
 			struct fb_transport *t = ops->create(&env, cfg);
 			if (!t)
 				return -2;     /* bad configuration: a scenario error */
@@ -576,6 +632,52 @@ static int setup_transports(struct run *r)
 		if (r->trops[k]->start && r->trops[k]->start(r->tr[k]))
 			return -1;
 	return 0;
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run *r = w->data;
+	double lag = 0;
+	if (r->o.speed_mode == FB_SPEED_PACED) {
+		fb_time_us next = fb_engine_next_time(r->e);
+		if (next != FB_TIME_NEVER) {
+			lag = (double)(fb_wall_now() - wall_of(r, next)) / 1e6;
+			if (lag < 0)
+				lag = 0;
+		}
+	}
+	fb_bench_tick(r->bench, r->sent, lag);
+}
+
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
+/* Runs the loop (sockets progress) until the collectors are ready and --start-at has come;
+ * returns -1 if the collectors are not ready within 15 s. */
+static int wait_to_begin(struct run *r)
+{
+	ev_timer t;
+	ev_timer_init(&t, wait_cb, 0.005, 0.005);
+	ev_timer_start(r->loop, &t);
+	fb_time_us deadline = fb_wall_now() + 15 * FB_US_PER_S;
+	int rc = 0;
+	while (!fb_bench_ready(r->bench) && !r->finished) {
+		if (fb_wall_now() > deadline) {
+			rc = fb_error("the collectors were not ready within 15 s");
+			break;
+		}
+		ev_run(r->loop, EVRUN_ONCE);
+	}
+	if (rc == 0 && r->o.start_at_set) {
+		fb_time_us wait = r->o.start_at - fb_wall_now();
+		if (wait > 0 && !r->o.quiet)
+			fb_info("waiting %.3f s for --start-at", (double)wait / 1e6);
+		while (!r->finished && fb_wall_now() < r->o.start_at)
+			ev_run(r->loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(r->loop, &t);
+	return rc;
 }
 
 int fb_cmd_run(int argc, char **argv)
@@ -604,6 +706,14 @@ int fb_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	r.loop = ev_default_loop(EVFLAG_AUTO);
+	struct fb_bench_opts bo = {
+		.local = r.o.local, .collect_url = r.o.collect_url, .collect_topic = r.o.collect_topic,
+		.grace = r.o.grace, .quiet = r.o.quiet
+	};
+	if (!(r.bench = fb_bench_new(r.loop, r.sc, r.e, &bo, wall_of, &r)) || fb_bench_prepare(r.bench)) {
+		code = FB_EXIT_RUNTIME;
+		goto out;
+	}
 	if (open_trace(&r)) {
 		code = FB_EXIT_RUNTIME;
 		goto out;
@@ -629,6 +739,17 @@ int fb_cmd_run(int argc, char **argv)
 	ev_signal_init(&r.sigterm, signal_cb, SIGTERM);
 	r.sigterm.data = &r;
 	ev_signal_start(r.loop, &r.sigterm);
+	if (wait_to_begin(&r)) {
+		code = FB_EXIT_RUNTIME;
+		goto out;
+	}
+	if (r.finished) {         /* a signal while waiting */
+		code = r.exit_code;
+		goto out;
+	}
+	ev_timer_init(&r.tick, tick_cb, 1.0, 1.0);
+	r.tick.data = &r;
+	ev_timer_start(r.loop, &r.tick);
 	if (r.tty) {
 		ev_timer_init(&r.progress, progress_cb, 0.25, 0.25);
 		r.progress.data = &r;
@@ -638,6 +759,8 @@ int fb_cmd_run(int argc, char **argv)
 	r.wall_start = fb_wall_now();
 	r.virt0 = r.start;
 	r.wall0 = r.wall_start;
+	if (r.o.start_at_set && r.o.speed_mode == FB_SPEED_PACED)
+		r.wall0 = r.o.start_at;   /* every shard maps the same virtual time to the same wall time */
 	if (now && r.o.speed_mode == FB_SPEED_PACED)
 		r.wall0 = r.start;        /* realtime from now: virtual time is the wall clock */
 	if (r.o.speed_mode == FB_SPEED_MAX)
@@ -646,6 +769,9 @@ int fb_cmd_run(int argc, char **argv)
 		pace_arm(&r);
 	check_end(&r);
 	ev_run(r.loop, 0);
+	ev_timer_stop(r.loop, &r.tick);
+	tick_cb(r.loop, &r.tick, 0);          /* the last, partial second */
+	fb_bench_finish(r.bench);
 	print_progress(&r, true);
 	if (r.trace)
 		fb_trace_flush(r.trace);
@@ -664,6 +790,7 @@ out:
 		r.trops[i]->free(r.tr[i]);
 	free(r.fleet_tr);
 	free(r.fleet_ops);
+	fb_bench_free(r.bench);
 	fb_trace_free(r.trace);
 	if (r.trace_fd > STDERR_FILENO)
 		close(r.trace_fd);

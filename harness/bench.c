@@ -1,0 +1,400 @@
+/* The bench side of a run (harness/bench.h). */
+#include <errno.h>
+#include <sys/socket.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness/bench.h"
+#include "harness/collect.h"
+#include "harness/peer.h"
+#include "harness/recon.h"
+#include "sim/log.h"
+
+#define MAX_COLLECTORS 4
+
+struct series {
+	uint64_t *sent, *received, *errors;
+	double *lag;
+	size_t n, cap;
+	uint64_t last_sent, last_received, last_errors;
+	fb_time_us t0;
+};
+
+struct fb_bench {
+	struct ev_loop *loop;
+	const struct fb_scenario *sc;
+	struct fb_engine *e;
+	struct fb_bench_opts o;
+	fb_time_us (*wall_of)(void *, fb_time_us);
+	void *wall_arg;
+	uint32_t first, count;
+
+	bool uses[3];                  /* mqtt, lorawan, modbus fleets present */
+	char target[3][96];            /* --local targets */
+	struct fb_peer broker;
+	char broker_dir[64];
+
+	struct fb_recon *recon;
+	struct fb_collector *col[MAX_COLLECTORS];
+	const struct fb_collector_ops *colops[MAX_COLLECTORS];
+	size_t ncol;
+	struct fb_collect_cfg cfg[MAX_COLLECTORS];
+
+	/* Modbus: each Modbus device's latest values, for the poller's comparison */
+	double *mb_values;
+	size_t *mb_offset;             /* per device of this shard: offset into mb_values, or SIZE_MAX */
+
+	struct series series;
+	fb_time_us drain_since;
+	bool finished;
+};
+
+static const char *const proto_name[3] = { "mqtt", "lorawan", "modbus" };
+
+static int proto_of(const char *t)
+{
+	for (int i = 0; i < 3; i++)
+		if (t && strcmp(t, proto_name[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void on_sent(void *arg, const char *proto, const struct fb_sample *s, uint64_t key)
+{
+	struct fb_bench *b = arg;
+	fb_recon_expect(b->recon, proto, s, key, b->wall_of(b->wall_arg, s->t));
+}
+
+static void on_obs(void *arg, const struct fb_obs *o)
+{
+	struct fb_bench *b = arg;
+	fb_recon_observe(b->recon, o);
+}
+
+static void values_now(void *arg, uint32_t device, double *values)
+{
+	struct fb_bench *b = arg;
+	if (device < b->first || device - b->first >= b->count || !b->mb_offset ||
+	    b->mb_offset[device - b->first] == SIZE_MAX)
+		return;
+	const struct fb_fleet *f = NULL;
+	for (size_t i = 0; i < b->sc->nfleets && !f; i++)
+		if (device >= b->sc->fleets[i].first && device < b->sc->fleets[i].first + b->sc->fleets[i].count)
+			f = &b->sc->fleets[i];
+	if (f)
+		memcpy(values, b->mb_values + b->mb_offset[device - b->first],
+		       f->model->nfields * sizeof *values);
+}
+
+struct fb_bench *fb_bench_new(struct ev_loop *loop, const struct fb_scenario *sc, struct fb_engine *e,
+                              const struct fb_bench_opts *o,
+                              fb_time_us (*wall_of)(void *, fb_time_us), void *wall_arg)
+{
+	struct fb_bench *b = calloc(1, sizeof *b);
+	if (!b) {
+		fb_error("out of memory");
+		return NULL;
+	}
+	b->loop = loop;
+	b->sc = sc;
+	b->e = e;
+	b->o = *o;
+	if (!b->o.grace)
+		b->o.grace = 5 * FB_US_PER_S;
+	b->wall_of = wall_of;
+	b->wall_arg = wall_arg;
+	b->first = fb_engine_first_device(e);
+	b->count = fb_engine_device_count(e);
+	for (size_t i = 0; i < sc->nfleets; i++) {
+		int p = proto_of(sc->fleets[i].transport);
+		if (p >= 0)
+			b->uses[p] = true;
+	}
+	return b;
+}
+
+bool fb_bench_active(const struct fb_bench *b)
+{
+	return b && b->recon;
+}
+
+static int add_collector(struct fb_bench *b, const char *name, const struct fb_collect_cfg *cfg)
+{
+	const struct fb_collector_ops *ops = fb_collector_find(name);
+	if (!ops)
+		return fb_error("the %s collector is not built in this version", name);
+	struct fb_collect_env env = {
+		.loop = b->loop, .scenario = b->sc, .model = NULL,
+		.first_device = b->first, .device_count = b->count,
+		.sink = on_obs, .sink_arg = b,
+		.wall_of = b->wall_of, .wall_arg = b->wall_arg,
+		.values_now = values_now, .values_arg = b,
+	};
+	b->cfg[b->ncol] = *cfg;
+	struct fb_collector *c = ops->create(&env, &b->cfg[b->ncol]);
+	if (!c)
+		return -1;
+	b->colops[b->ncol] = ops;
+	b->col[b->ncol++] = c;
+	if (ops->start && ops->start(c))
+		return -1;
+	return 0;
+}
+
+static int setup_modbus_values(struct fb_bench *b)
+{
+	size_t n = b->count ? b->count : 1, total = 0;
+	b->mb_offset = malloc(n * sizeof *b->mb_offset);
+	if (!b->mb_offset)
+		return fb_error("out of memory");
+	for (size_t i = 0; i < n; i++)
+		b->mb_offset[i] = SIZE_MAX;
+	for (size_t i = 0; i < b->sc->nfleets; i++) {
+		const struct fb_fleet *f = &b->sc->fleets[i];
+		if (proto_of(f->transport) != 2)
+			continue;
+		for (uint32_t g = f->first; g < f->first + f->count; g++)
+			if (g >= b->first && g - b->first < b->count) {
+				b->mb_offset[g - b->first] = total;
+				total += f->model->nfields;
+			}
+	}
+	b->mb_values = calloc(total ? total : 1, sizeof *b->mb_values);
+	return b->mb_values ? 0 : fb_error("out of memory");
+}
+
+int fb_bench_prepare(struct fb_bench *b)
+{
+	if (!b->o.local && !b->o.collect_url)
+		return 0;
+	if (!(b->recon = fb_recon_new(b->sc, b->first, b->count)))
+		return -1;
+	if (b->o.local && b->uses[0]) {
+		snprintf(b->broker_dir, sizeof b->broker_dir, "/tmp/fleetbench-broker-XXXXXX");
+		if (!mkdtemp(b->broker_dir))
+			return fb_error("cannot create a directory for the local broker: %s", strerror(errno));
+		struct fb_mosquitto_opts mo = { .dir = b->broker_dir };
+		if (fb_mosquitto_start(&b->broker, &mo))
+			return fb_error("cannot start the local mosquitto broker (is the 'mosquitto' package "
+			                "installed? ci/deps.sh installs it)");
+		snprintf(b->target[0], sizeof b->target[0], "mqtt://127.0.0.1:%u", mo.port);
+		if (!b->o.quiet)
+			fb_info("--local: mosquitto (pid %d) on 127.0.0.1:%u", (int)b->broker.pid, mo.port);
+	}
+	if (b->o.local && b->uses[1]) {
+		uint16_t port = fb_peer_free_port(SOCK_DGRAM);
+		if (!port)
+			return fb_error("no free UDP port on 127.0.0.1 for the network-server endpoint");
+		snprintf(b->target[1], sizeof b->target[1], "127.0.0.1:%u", port);
+	}
+	if (b->o.local && b->uses[2]) {
+		uint16_t port = fb_peer_free_port(SOCK_STREAM);
+		if (!port)
+			return fb_error("no free TCP port on 127.0.0.1 for the Modbus devices");
+		snprintf(b->target[2], sizeof b->target[2], "127.0.0.1:%u", port);
+	}
+	if (b->uses[0] && (b->o.local || b->o.collect_url)) {
+		struct fb_collect_cfg cfg = {
+			.url = b->o.collect_url ? b->o.collect_url : b->target[0],
+			.topic_filter = b->o.collect_topic,
+		};
+		if (add_collector(b, "mqtt", &cfg))
+			return -1;
+	}
+	if (b->uses[1] && b->o.local) {
+		struct fb_collect_cfg cfg = { .listen = b->target[1] };
+		if (add_collector(b, "lorawan", &cfg))
+			return -1;
+	}
+	return 0;
+}
+
+/* The Modbus poller connects to the devices, so it starts after the transports listen. */
+static int start_late_collectors(struct fb_bench *b)
+{
+	if (b->uses[2] && b->o.local && !b->mb_offset) {
+		if (setup_modbus_values(b))
+			return -1;
+		struct fb_collect_cfg cfg = { .target = b->target[2] };
+		if (add_collector(b, "modbus", &cfg))
+			return -1;
+	}
+	return 0;
+}
+
+void fb_bench_env(struct fb_bench *b, const char *transport, struct fb_transport_env *env)
+{
+	if (!b || !b->recon)
+		return;
+	env->sent = on_sent;
+	env->sent_arg = b;
+	int p = proto_of(transport);
+	if (p >= 0 && b->target[p][0])
+		env->target = b->target[p];
+}
+
+bool fb_bench_ready(struct fb_bench *b)
+{
+	if (!b || !b->recon)
+		return true;
+	if (start_late_collectors(b))
+		return true;     /* the error is printed; the run goes on without the poller */
+	for (size_t i = 0; i < b->ncol; i++)
+		if (b->colops[i]->ready && !b->colops[i]->ready(b->col[i]))
+			return false;
+	return true;
+}
+
+void fb_bench_sample(struct fb_bench *b, const struct fb_sample *s)
+{
+	if (b->mb_offset && s->device >= b->first && s->device - b->first < b->count) {
+		size_t off = b->mb_offset[s->device - b->first];
+		if (off != SIZE_MAX)
+			memcpy(b->mb_values + off, s->values, s->model->nfields * sizeof *s->values);
+	}
+}
+
+static int series_push(struct series *s, uint64_t sent, uint64_t recv, uint64_t err, double lag)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *a = realloc(s->sent, cap * sizeof *a);
+		if (a)
+			s->sent = a;
+		uint64_t *c = realloc(s->received, cap * sizeof *c);
+		if (c)
+			s->received = c;
+		uint64_t *d = realloc(s->errors, cap * sizeof *d);
+		if (d)
+			s->errors = d;
+		double *l = realloc(s->lag, cap * sizeof *l);
+		if (l)
+			s->lag = l;
+		if (!a || !c || !d || !l)
+			return -1;
+		s->cap = cap;
+	}
+	s->sent[s->n] = sent;
+	s->received[s->n] = recv;
+	s->errors[s->n] = err;
+	s->lag[s->n] = lag;
+	s->n++;
+	return 0;
+}
+
+void fb_bench_tick(struct fb_bench *b, uint64_t sent_total, double lag_s)
+{
+	struct series *s = &b->series;
+	if (!s->t0)
+		s->t0 = fb_wall_now_us() - FB_US_PER_S;
+	uint64_t recv = b->recon ? fb_recon_received_total(b->recon) : 0;
+	uint64_t err = b->recon ? fb_recon_errors_total(b->recon) : 0;
+	series_push(s, sent_total - s->last_sent, recv - s->last_received, err - s->last_errors, lag_s);
+	s->last_sent = sent_total;
+	s->last_received = recv;
+	s->last_errors = err;
+}
+
+bool fb_bench_drain(struct fb_bench *b)
+{
+	if (!b || !b->recon)
+		return true;
+	fb_time_us now = fb_wall_now_us();
+	if (!b->drain_since)
+		b->drain_since = now;
+	bool done = fb_recon_outstanding(b->recon) == 0;
+	fb_time_us left = b->o.grace - (now - b->drain_since);
+	for (size_t i = 0; i < b->ncol; i++)
+		if (b->colops[i]->drain && !b->colops[i]->drain(b->col[i], left > 0 ? left : 0))
+			done = false;
+	return done || left <= 0;
+}
+
+void fb_bench_finish(struct fb_bench *b)
+{
+	if (b && b->recon && !b->finished) {
+		b->finished = true;
+		fb_recon_finish(b->recon);
+	}
+}
+
+void fb_bench_summary(struct fb_bench *b, FILE *out)
+{
+	if (!b || !b->recon)
+		return;
+	fb_recon_summary(b->recon, out);
+	for (size_t i = 0; i < b->ncol; i++)
+		if (b->colops[i]->summary)
+			b->colops[i]->summary(b->col[i], out);
+}
+
+static json_t *u64_array(const uint64_t *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)v[i]));
+	return a;
+}
+
+void fb_bench_report(struct fb_bench *b, json_t *rep)
+{
+	if (!b)
+		return;
+	const struct series *s = &b->series;
+	if (s->n) {
+		char t0[32];
+		fb_format_iso_ms(s->t0 / FB_US_PER_S * FB_US_PER_S, t0);
+		json_t *lag = json_array();
+		for (size_t i = 0; i < s->n; i++)
+			json_array_append_new(lag, json_real(s->lag[i]));
+		json_object_set_new(rep, "series", json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "t0", t0,
+		                    "step_s", 1, "sent", u64_array(s->sent, s->n),
+		                    "received", u64_array(s->received, s->n),
+		                    "errors", u64_array(s->errors, s->n), "lag_s", lag));
+	}
+	if (!b->recon)
+		return;
+	json_t *bench = fb_recon_report(b->recon);
+	json_t *cols = json_object();
+	for (size_t i = 0; i < b->ncol; i++)
+		if (b->colops[i]->report)
+			json_object_set_new(cols, b->colops[i]->name, b->colops[i]->report(b->col[i]));
+	json_object_set_new(bench, "collectors", cols);
+	/* the network-server endpoint counts joins: lift them next to the counts */
+	json_t *lw = json_object_get(cols, "lorawan");
+	json_t *joins = lw ? json_object_get(lw, "joins") : NULL;
+	if (joins)
+		json_object_set(bench, "joins", joins);
+	json_object_set_new(rep, "bench", bench);
+}
+
+struct fb_recon *fb_bench_recon(struct fb_bench *b)
+{
+	return b ? b->recon : NULL;
+}
+
+void fb_bench_free(struct fb_bench *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->ncol; i++)
+		b->colops[i]->free(b->col[i]);
+	if (b->broker.pid > 0)
+		fb_peer_stop(&b->broker, 2000);
+	if (b->broker_dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "%s/mosquitto.conf", b->broker_dir);
+		unlink(cmd);
+		snprintf(cmd, sizeof cmd, "%s/mosquitto.log", b->broker_dir);
+		unlink(cmd);
+		rmdir(b->broker_dir);
+	}
+	fb_recon_free(b->recon);
+	free(b->mb_values);
+	free(b->mb_offset);
+	free(b->series.sent);
+	free(b->series.received);
+	free(b->series.errors);
+	free(b->series.lag);
+	free(b);
+}
