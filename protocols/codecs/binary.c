@@ -213,9 +213,49 @@ ssize_t fb_binary_js_decoder(const struct fb_model *m, char *buf, size_t cap)
 	return n < 0 ? n : n - 1;
 }
 
+/* Names of an ENUM field (256 when the table gives none: any byte). */
+static double enum_count(const struct fb_field *f)
+{
+	if (!f->enum_names)
+		return 256;
+	int n = 0;
+	while (f->enum_names[n])
+		n++;
+	return n;
+}
+
+int fb_binary_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                            const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	if (m->nfields > FB_DECODED_MAX_FIELDS)
+		return FB_CODEC_EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->seq = -1;
+	out->ts = FB_TIME_NEVER;
+	if (len != fb_binary_size(m) || buf[0] != FB_BINARY_VERSION)
+		return FB_CODEC_EINVAL;
+	size_t at = 1;
+	for (unsigned i = 0; i < m->nfields; i++) {
+		const struct fb_field *f = &m->fields[i];
+		bool sg;
+		unsigned w = fb_binary_width(f, &sg);
+		double v = read_value(f, buf + at, w, sg);
+		at += w;
+		/* the encoder never writes a BOOL above 1 or an ENUM past its names */
+		if ((f->kind == FB_FIELD_BOOL && v > 1) || (f->kind == FB_FIELD_ENUM && v >= enum_count(f)))
+			return FB_CODEC_EINVAL;
+		out->values[i] = v;
+		out->tolerance[i] = step_of(f) / 2;
+		out->present |= (uint64_t)1 << i;
+	}
+	return 0;
+}
+
 const struct fb_codec fb_binary_codec = {
 	.name = "binary",
 	.content_type = "application/octet-stream",
 	.encode = fb_binary_encode,
 	.decode_command = fb_binary_decode_command,
+	.decode_sample = fb_binary_decode_sample,
 };

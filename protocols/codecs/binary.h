@@ -33,6 +33,11 @@ ssize_t fb_binary_encode(const struct fb_codec_ctx *c, const struct fb_sample *s
                          uint8_t *buf, size_t cap);
 /* Frame back into values[nfields]; 0 or FB_CODEC_EINVAL (wrong size or version). */
 int fb_binary_decode(const struct fb_model *m, const uint8_t *buf, size_t len, double *values);
+/* decode_sample (protocols/codec.h): every field present, tolerance half its step (NUMBER: half
+ * the resolution; INTEGER, BOOL, ENUM: 0.5). No device id, seq or ts. Returns 0 or
+ * FB_CODEC_EINVAL (wrong size or version, a BOOL above 1, an ENUM index past its names). */
+int fb_binary_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                            const uint8_t *buf, size_t len, struct fb_decoded *out);
 /* Downlink commands (see above): count, or FB_CODEC_EINVAL / EFIELD / ERANGE / ENOSPC. */
 int fb_binary_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
                              const uint8_t *buf, size_t len, struct fb_command *out, size_t max);

@@ -137,9 +137,76 @@ int fb_lpp_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m
 	return n;
 }
 
+/* A reading at its type's bound may have been saturated (lpp.h): when the field's range goes
+ * beyond what the type holds, the true value is anywhere past the rail, so its tolerance is
+ * unbounded instead of pretending a precision the frame does not have. */
+static bool railed(const struct lpp_info *in, const struct fb_field *f, int64_t raw)
+{
+	int64_t lo = in->is_signed ? -((int64_t)1 << (8 * in->size - 1)) : 0;
+	int64_t hi = in->is_signed ? ((int64_t)1 << (8 * in->size - 1)) - 1
+	                           : ((int64_t)1 << (8 * in->size)) - 1;
+	return (raw == hi && f->max > (double)hi * in->resolution) ||
+	       (raw == lo && f->min < (double)lo * in->resolution);
+}
+
+/* Names of an ENUM field (256 when the table gives none: any byte). */
+static double enum_count(const struct fb_field *f)
+{
+	if (!f->enum_names)
+		return 256;
+	int n = 0;
+	while (f->enum_names[n])
+		n++;
+	return n;
+}
+
+int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                         const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	if (m->nfields > FB_DECODED_MAX_FIELDS)
+		return FB_CODEC_EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->seq = -1;
+	out->ts = FB_TIME_NEVER;
+	if (len == 0)
+		return FB_CODEC_EINVAL;
+	size_t at = 0;
+	while (at < len) {
+		if (len - at < 2)
+			return FB_CODEC_EINVAL;
+		unsigned ch = buf[at], type = buf[at + 1];
+		const struct lpp_info *in = info((enum fb_lpp_type)type);
+		if (!in || ch == 0 || ch > m->nfields || len - at - 2 < in->size)
+			return FB_CODEC_EINVAL;
+		const struct fb_field *f = &m->fields[ch - 1];
+		if (fb_lpp_type_of(f) != in->type || (out->present >> (ch - 1)) & 1)
+			return FB_CODEC_EINVAL;
+		uint64_t raw = 0;
+		for (unsigned k = 0; k < in->size; k++)
+			raw = raw << 8 | buf[at + 2 + k];
+		int64_t sraw = (int64_t)raw;
+		if (in->is_signed && raw >> (8 * in->size - 1))
+			sraw -= (int64_t)1 << (8 * in->size);
+		double v = (double)sraw * in->resolution;
+		/* BOOL is 0/1 and ENUM an index of the field's names */
+		if ((f->kind == FB_FIELD_BOOL && sraw > 1) || (f->kind == FB_FIELD_ENUM && v >= enum_count(f)))
+			return FB_CODEC_EINVAL;
+		/* the coarser of the type's step and the field's (1 for whole-number kinds) */
+		double fstep = f->kind != FB_FIELD_NUMBER ? 1 : f->resolution > 0 ? f->resolution : 0;
+		double half = (in->resolution > fstep ? in->resolution : fstep) / 2;
+		out->values[ch - 1] = v;
+		out->tolerance[ch - 1] = railed(in, f, sraw) ? HUGE_VAL : half;
+		out->present |= (uint64_t)1 << (ch - 1);
+		at += 2 + in->size;
+	}
+	return 0;
+}
+
 const struct fb_codec fb_lpp_codec = {
 	.name = "lpp",
 	.content_type = "application/octet-stream",
 	.encode = fb_lpp_encode,
 	.decode_command = fb_lpp_decode_command,
+	.decode_sample = fb_lpp_decode_sample,
 };

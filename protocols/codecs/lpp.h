@@ -41,6 +41,15 @@ ssize_t fb_lpp_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
  * returns 0 or FB_CODEC_EINVAL (truncated, unknown type, a channel out of the table or twice, a
  * type other than the field's). */
 int fb_lpp_decode(const struct fb_model *m, const uint8_t *buf, size_t len, double *values);
+/* decode_sample (protocols/codec.h): a frame into out by field index, with `present` bits for
+ * the channels it carries (any subset, each at most once). Tolerance: half the LPP type's
+ * resolution (at least half the field's); a value at the type's bound for a field whose range
+ * exceeds it was maybe saturated: tolerance HUGE_VAL. No device id, seq or ts (seq -1, ts
+ * FB_TIME_NEVER). Returns 0 or FB_CODEC_EINVAL (empty, truncated, unknown type, channel out of
+ * the table or twice, a type other than the field's, a BOOL above 1 or an ENUM index past its
+ * names). */
+int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                         const uint8_t *buf, size_t len, struct fb_decoded *out);
 /* Downlink commands (see above): count, or FB_CODEC_EINVAL / EFIELD / ERANGE / ENOSPC. */
 int fb_lpp_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
                           const uint8_t *buf, size_t len, struct fb_command *out, size_t max);
