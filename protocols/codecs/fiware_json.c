@@ -37,9 +37,17 @@ ssize_t fb_fiware_json_cmdexe(const char *command, const char *result, uint8_t *
 	return fb_cbuf_finish(&o);
 }
 
+int fb_fiware_json_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                                 const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	return fb_json_decode_flat(m, buf, len, true, out);
+}
+
 const struct fb_codec fb_fiware_json_codec = {
 	.name = "fiware-json",
 	.content_type = "application/json",
 	.encode = fb_fiware_json_encode,
 	.decode_command = fb_json_decode_command,
+	.decode_sample = fb_fiware_json_decode_sample,
 };

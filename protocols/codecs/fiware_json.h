@@ -18,4 +18,9 @@ ssize_t fb_fiware_json_encode(const struct fb_codec_ctx *c, const struct fb_samp
 /* {"<command>":"<result>"}; length (no NUL) or FB_CODEC_ENOSPC. */
 ssize_t fb_fiware_json_cmdexe(const char *command, const char *result, uint8_t *buf, size_t cap);
 
+/* The inverse of fb_fiware_json_encode: "TimeInstant" into out->ts, the fields by name (the
+ * device is in the topic, not the payload). Returns as fb_json_decode_sample. */
+int fb_fiware_json_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                                 const uint8_t *buf, size_t len, struct fb_decoded *out);
+
 #endif

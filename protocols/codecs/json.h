@@ -16,6 +16,7 @@
  * numbers, true/false (1/0), or an enum name. */
 #ifndef FB_JSON_H
 #define FB_JSON_H
+#include <stdbool.h>
 #include "protocols/codec.h"
 
 extern const struct fb_codec fb_json_codec;
@@ -30,5 +31,18 @@ ssize_t fb_json_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
  * field's range), FB_CODEC_ENOSPC (more than max writes). */
 int fb_json_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
                            const uint8_t *buf, size_t len, struct fb_command *out, size_t max);
+
+/* The inverse of fb_json_encode: "id" into out->device, "seq", "ts" (RFC 3339), "type" (must be
+ * the model's Smart Data Models type or name), every field by name. Pure, no allocation.
+ * Returns 0, FB_CODEC_EINVAL (not one JSON object, a nested or duplicate key, a value of the
+ * wrong JSON type, a bad seq or ts), FB_CODEC_EFIELD (a key that is no field of the model, or
+ * another type's payload), FB_CODEC_ERANGE (an enum name the field does not have). Fields
+ * missing from the payload are simply not present. */
+int fb_json_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                          const uint8_t *buf, size_t len, struct fb_decoded *out);
+/* The flat-object decoder json and fiware-json share: with fiware, the only other key is
+ * "TimeInstant" (the ts); without, "id", "type", "seq" and "ts". Same returns. */
+int fb_json_decode_flat(const struct fb_model *m, const uint8_t *buf, size_t len, bool fiware,
+                        struct fb_decoded *out);
 
 #endif

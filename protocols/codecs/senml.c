@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/dec.h"
 
 /* Our unit spellings and the RFC 8428 §12.1 registry names they map to. Registry names map to
  * themselves. */
@@ -162,9 +163,149 @@ done:
 	return n;
 }
 
+/* Record keys this decoder reads (RFC 8428 §4.2, §4.3); others are FB_CODEC_EFIELD. */
+enum { K_BN, K_BT, K_BU, K_BVER, K_N, K_U, K_V, K_VB, K_VS, K_T, K_UT, K_NKEYS };
+static const char *const rec_keys[K_NKEYS] = {
+	"bn", "bt", "bu", "bver", "n", "u", "v", "vb", "vs", "t", "ut"
+};
+
+int fb_senml_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                           const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	struct fb_jscan j;
+	struct fb_jval v, val;
+	char key[16], bn[96] = "", n[96], resolved[192];
+	size_t klen;
+	fb_time_us bt = 0;
+	int rc_soft = 0;
+	bool have_time = false;
+
+	fb_dec_init(out, m);
+	fb_jscan_init(&j, buf, len);
+	if (!fb_jscan_eat(&j, '[') || fb_jscan_eat(&j, ']'))
+		return FB_CODEC_EINVAL;
+	do {
+		unsigned seen = 0;
+		fb_time_us t = 0;
+		const char *unit = NULL;
+		char ubuf[32];
+		int value_key = -1;
+		n[0] = '\0';
+		if (!fb_jscan_eat(&j, '{'))
+			return FB_CODEC_EINVAL;
+		if (!fb_jscan_eat(&j, '}')) {
+			do {
+				if (fb_jscan_string(&j, key, sizeof key, &klen) || !fb_jscan_eat(&j, ':') ||
+				    fb_jscan_value(&j, &v))
+					return FB_CODEC_EINVAL;
+				int k = 0;
+				while (k < K_NKEYS && strcmp(key, rec_keys[k]))
+					k++;
+				if (k == K_NKEYS) {
+					if ((v.kind == FB_J_OBJECT || v.kind == FB_J_ARRAY) && fb_jscan_skip_rest(&j))
+						return FB_CODEC_EINVAL;
+					if (!rc_soft)
+						rc_soft = FB_CODEC_EFIELD;
+					continue;
+				}
+				if (seen & (1u << k))
+					return FB_CODEC_EINVAL;
+				seen |= 1u << k;
+				switch (k) {
+				case K_BN: case K_N: case K_BU: case K_U:
+					if (v.kind != FB_J_STRING)
+						return FB_CODEC_EINVAL;
+					if (k == K_BN || k == K_N) {
+						if (v.len >= sizeof bn)
+							return FB_CODEC_EINVAL;
+						memcpy(k == K_BN ? bn : n, v.str, v.len + 1);
+					} else if (k == K_U) {
+						if (v.len >= sizeof ubuf)
+							return FB_CODEC_EINVAL;
+						memcpy(ubuf, v.str, v.len + 1);
+						unit = ubuf;
+					}
+					break;
+				case K_BT: case K_T:
+					if (v.kind != FB_J_NUMBER ||
+					    fb_dec_seconds(v.num, v.num_len, k == K_BT ? &bt : &t))
+						return FB_CODEC_EINVAL;
+					break;
+				case K_BVER: case K_UT:
+					if (v.kind != FB_J_NUMBER)
+						return FB_CODEC_EINVAL;
+					break;
+				default:   /* v, vb, vs */
+					if (value_key >= 0)
+						return FB_CODEC_EINVAL;   /* one value per record (§4.2) */
+					value_key = k;
+					val = v;
+					break;
+				}
+			} while (fb_jscan_eat(&j, ','));
+			if (!fb_jscan_eat(&j, '}'))
+				return FB_CODEC_EINVAL;
+		}
+		if (value_key < 0) {
+			if (seen & (1u << K_N))
+				return FB_CODEC_EINVAL;   /* a name without a value */
+			continue;                     /* a record of base fields only */
+		}
+		/* RFC 8428 §4.6: name = bn + n, time = bt + t */
+		size_t bl = strlen(bn), nl = strlen(n);
+		memcpy(resolved, bn, bl);
+		memcpy(resolved + bl, n, nl + 1);
+		const char *colon = strrchr(resolved, ':');
+		const char *field = colon ? colon + 1 : resolved;
+		size_t dlen = colon ? (size_t)(colon - resolved) : 0;
+		if (dlen >= sizeof out->device)
+			return FB_CODEC_EINVAL;
+		if (colon) {
+			if (out->device[0] && (strlen(out->device) != dlen || memcmp(out->device, resolved, dlen)))
+				return FB_CODEC_EINVAL;   /* a pack of two devices */
+			memcpy(out->device, resolved, dlen);
+			out->device[dlen] = '\0';
+		}
+		fb_time_us when = bt + t;
+		if (have_time && when != out->ts)
+			return FB_CODEC_EINVAL;       /* a pack of several instants: not one sample */
+		out->ts = when;
+		have_time = true;
+		int fi = fb_dec_field(m, field, strlen(field));
+		if (fi < 0) {
+			if (!rc_soft)
+				rc_soft = FB_CODEC_EFIELD;
+			continue;
+		}
+		const struct fb_field *f = &m->fields[fi];
+		if (out->present & (1ull << fi))
+			return FB_CODEC_EINVAL;
+		/* the record's value key must be the one the field's kind travels in */
+		int want = f->kind == FB_FIELD_BOOL ? K_VB : f->kind == FB_FIELD_ENUM ? K_VS : K_V;
+		if (value_key != want)
+			return FB_CODEC_EINVAL;
+		if (unit && (!fb_senml_unit(f->unit) || strcmp(unit, fb_senml_unit(f->unit))))
+			return FB_CODEC_EINVAL;   /* a unit that is not the field's */
+		int rc = fb_dec_json_value(f, &val, &out->values[fi]);
+		if (rc == FB_CODEC_ERANGE) {
+			if (!rc_soft)
+				rc_soft = rc;
+			continue;
+		}
+		if (rc)
+			return rc;
+		out->present |= 1ull << fi;
+	} while (fb_jscan_eat(&j, ','));
+	if (!fb_jscan_eat(&j, ']') || !fb_jscan_at_end(&j))
+		return FB_CODEC_EINVAL;
+	return rc_soft;
+}
+
 const struct fb_codec fb_senml_codec = {
 	.name = "senml",
 	.content_type = "application/senml+json",
 	.encode = fb_senml_encode,
 	.decode_command = fb_senml_decode_command,
+	.decode_sample = fb_senml_decode_sample,
 };

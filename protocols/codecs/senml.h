@@ -29,6 +29,14 @@ ssize_t fb_senml_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
 /* Commands written to out, or FB_CODEC_EINVAL / EFIELD / ERANGE / ENOSPC (see json.h). */
 int fb_senml_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
                             const uint8_t *buf, size_t len, struct fb_command *out, size_t max);
+/* The inverse of fb_senml_encode: the device from the resolved names ("<device>:<field>"), ts
+ * = bt + t (one instant per pack), each record's value by its field. Pure, no allocation.
+ * Returns 0, FB_CODEC_EINVAL (not a SenML pack, two values in a record, a value key that is not
+ * the field kind's (v / vb / vs), a unit that is not the field's, two devices or instants in one
+ * pack, a duplicate field), FB_CODEC_EFIELD (an unknown record key or field name),
+ * FB_CODEC_ERANGE (an unknown enum name). */
+int fb_senml_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                           const uint8_t *buf, size_t len, struct fb_decoded *out);
 /* The SenML registry name for a field unit, or NULL when none is registered. */
 const char *fb_senml_unit(const char *unit);
 

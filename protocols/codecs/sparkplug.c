@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/dec.h"
 #include "protocols/codecs/sparkplug_b.pb-c.h"
 
 typedef Org__Eclipse__Tahu__Protobuf__Payload Payload;
@@ -364,6 +365,88 @@ int fb_spb_decode_dcmd(const struct fb_model *mo, uint64_t alias_base, const uin
 	return n;
 }
 
+/* Whether a metric's value case is one a field of this kind travels in (fb_spb_datatype; any
+ * numeric case for NUMBER, integer cases for INTEGER). */
+static bool value_fits(const Metric *m, const struct fb_field *f)
+{
+	switch (f->kind) {
+	case FB_FIELD_NUMBER:
+		return m->value_case == V(DOUBLE_VALUE) || m->value_case == V(FLOAT_VALUE) ||
+		       m->value_case == V(INT_VALUE) || m->value_case == V(LONG_VALUE);
+	case FB_FIELD_INTEGER:
+		return m->value_case == V(INT_VALUE) || m->value_case == V(LONG_VALUE);
+	case FB_FIELD_BOOL:
+		return m->value_case == V(BOOLEAN_VALUE);
+	case FB_FIELD_ENUM:
+		return m->value_case == V(STRING_VALUE);
+	}
+	return false;
+}
+
+int fb_spb_decode_data(const struct fb_model *mo, uint64_t *alias_base, const uint8_t *buf,
+                       size_t len, struct fb_decoded *out)
+{
+	_Alignas(16) unsigned char mem[ARENA_BYTES];
+	struct arena a = {mem, 0, sizeof mem};
+	ProtobufCAllocator al;
+	int rc_soft = 0;
+
+	fb_dec_init(out, mo);
+	Payload *p = unpack(&a, &al, buf, len);
+	if (!p)
+		return FB_CODEC_EINVAL;
+	if (p->has_timestamp) {
+		if (p->timestamp > (uint64_t)INT64_MAX / FB_US_PER_MS)
+			return FB_CODEC_EINVAL;
+		out->ts = (fb_time_us)p->timestamp * FB_US_PER_MS;
+	}
+	uint64_t base = alias_base ? *alias_base : FB_SPB_NO_ALIAS;
+	/* births name every metric with its alias: learn the base first */
+	for (size_t i = 0; i < p->n_metrics && alias_base; i++) {
+		const Metric *m = p->metrics[i];
+		int fi = m->name ? fb_dec_field(mo, m->name, strlen(m->name)) : -1;
+		if (fi >= 0 && m->has_alias && m->alias >= (uint64_t)fi) {
+			base = *alias_base = m->alias - (uint64_t)fi;
+			break;
+		}
+	}
+	for (size_t i = 0; i < p->n_metrics; i++) {
+		const Metric *m = p->metrics[i];
+		int fi = -1;
+		if (m->name) {
+			fi = fb_dec_field(mo, m->name, strlen(m->name));
+		} else if (m->has_alias) {
+			if (base != FB_SPB_NO_ALIAS && m->alias >= base && m->alias - base < mo->nfields &&
+			    m->alias - base < FB_DECODED_MAX_FIELDS)
+				fi = (int)(m->alias - base);
+		} else {
+			return FB_CODEC_EINVAL;   /* a metric with neither name nor alias */
+		}
+		if (fi < 0) {
+			if (!rc_soft)
+				rc_soft = FB_CODEC_EFIELD;
+			continue;
+		}
+		if (out->present & (1ull << fi))
+			return FB_CODEC_EINVAL;
+		if (m->has_is_null && m->is_null)
+			continue;   /* no value (an enum index the encoder could not name) */
+		const struct fb_field *f = &mo->fields[fi];
+		if (!value_fits(m, f))
+			return FB_CODEC_EINVAL;
+		int rc = metric_value(m, f, &out->values[fi]);
+		if (rc == FB_CODEC_ERANGE) {
+			if (!rc_soft)
+				rc_soft = rc;
+			continue;
+		}
+		if (rc)
+			return rc;
+		out->present |= 1ull << fi;
+	}
+	return rc_soft;
+}
+
 /* The registry's `sparkplug` codec: a DDATA with every field, seq = the sample's seq mod 256,
  * no aliases; commands are DCMD payloads by name. The MQTT transport uses the functions above. */
 static ssize_t spb_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
@@ -378,9 +461,17 @@ static int spb_decode_command(const struct fb_codec_ctx *c, const struct fb_mode
 	return fb_spb_decode_dcmd(m, FB_SPB_NO_ALIAS, buf, len, out, max);
 }
 
+static int spb_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                             const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	return fb_spb_decode_data(m, NULL, buf, len, out);
+}
+
 const struct fb_codec fb_sparkplug_codec = {
 	.name = "sparkplug",
 	.content_type = "application/vnd.eclipse.sparkplug-b",
 	.encode = spb_encode,
 	.decode_command = spb_decode_command,
+	.decode_sample = spb_decode_sample,
 };

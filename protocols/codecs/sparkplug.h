@@ -73,4 +73,15 @@ int fb_spb_decode_ncmd(const uint8_t *buf, size_t len, bool *rebirth);
 int fb_spb_decode_dcmd(const struct fb_model *m, uint64_t alias_base, const uint8_t *buf,
                        size_t len, struct fb_command *out, size_t max);
 
+/* A DDATA or DBIRTH payload as a sample: the payload timestamp into out->ts, each metric into its
+ * field by name, or by alias when *alias_base names the device's aliases (alias_base NULL or
+ * *alias_base == FB_SPB_NO_ALIAS: names only). A metric carrying both name and alias (a birth)
+ * sets *alias_base for the DDATA that follow. DDATA carries only the metrics that changed, so
+ * only those are present; seq stays -1 (the payload's seq is the edge node's, not the sample's)
+ * and the device is in the topic. Returns 0, FB_CODEC_EINVAL (not a payload, a metric without
+ * name and alias, a value of another type than the field's, a duplicate), FB_CODEC_EFIELD (an
+ * unknown metric name or alias), FB_CODEC_ERANGE (an unknown enum name). */
+int fb_spb_decode_data(const struct fb_model *m, uint64_t *alias_base, const uint8_t *buf,
+                       size_t len, struct fb_decoded *out);
+
 #endif

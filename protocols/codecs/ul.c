@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/dec.h"
 
 ssize_t fb_ul_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
                      uint8_t *buf, size_t cap)
@@ -110,9 +111,68 @@ ssize_t fb_ul_cmdexe(const char *device, const char *command, const char *result
 	return fb_cbuf_finish(&o);
 }
 
+int fb_ul_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                        const uint8_t *buf, size_t len, struct fb_decoded *out)
+{
+	(void)c;
+	const char *p = (const char *)buf, *end = p + len;
+	int rc_soft = 0;
+
+	fb_dec_init(out, m);
+	if (len == 0 || memchr(p, '#', len) || memchr(p, '\0', len))
+		return FB_CODEC_EINVAL;   /* '#' separates measure groups: several samples, not one */
+	size_t bars = 0;
+	for (const char *q = p; q < end; q++)
+		bars += *q == '|';
+	/* an even number of tokens is pairs; odd, a leading timestamp then pairs */
+	if (bars % 2 == 0) {
+		const char *bar = memchr(p, '|', len);
+		size_t tl = bar ? (size_t)(bar - p) : len;
+		if (fb_dec_time(p, tl, &out->ts))
+			return FB_CODEC_EINVAL;
+		if (!bar)
+			return 0;
+		p = bar + 1;
+	}
+	while (p < end) {
+		const char *kb = memchr(p, '|', (size_t)(end - p));
+		if (!kb)
+			return FB_CODEC_EINVAL;
+		const char *v = kb + 1;
+		const char *vb = memchr(v, '|', (size_t)(end - v));
+		const char *ve = vb ? vb : end;
+		if (kb == p || ve == v)
+			return FB_CODEC_EINVAL;   /* an empty key or value */
+		int fi = fb_dec_field(m, p, (size_t)(kb - p));
+		if (fi < 0) {
+			if (!rc_soft)
+				rc_soft = FB_CODEC_EFIELD;
+		} else if (out->present & (1ull << fi)) {
+			return FB_CODEC_EINVAL;
+		} else {
+			int rc = fb_dec_text_value(&m->fields[fi], v, (size_t)(ve - v), &out->values[fi]);
+			if (rc == FB_CODEC_ERANGE) {
+				if (!rc_soft)
+					rc_soft = rc;
+			} else if (rc) {
+				return rc;
+			} else {
+				out->present |= 1ull << fi;
+			}
+		}
+		if (!vb)
+			break;
+		p = vb + 1;
+		if (p == end)
+			return FB_CODEC_EINVAL;   /* a trailing '|' */
+	}
+	return rc_soft;
+}
+
 const struct fb_codec fb_ul_codec = {
 	.name = "ul",
 	.content_type = "text/plain",
 	.encode = fb_ul_encode,
 	.decode_command = fb_ul_decode_command,
+	.decode_sample = fb_ul_decode_sample,
 };

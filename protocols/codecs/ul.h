@@ -26,6 +26,13 @@ ssize_t fb_ul_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
  * FB_CODEC_ERANGE, FB_CODEC_ENOSPC (max == 0). */
 int fb_ul_decode_command(const struct fb_codec_ctx *c, const struct fb_model *m,
                          const uint8_t *buf, size_t len, struct fb_command *out, size_t max);
+/* The inverse of fb_ul_encode: an optional leading timestamp into out->ts, then `name|value`
+ * pairs by field (the device is in the topic). Pure, no allocation. Returns 0, FB_CODEC_EINVAL
+ * (empty, several measure groups ('#'), an odd token that is not a timestamp, an empty key or
+ * value, a value that does not fit the field's kind, a duplicate), FB_CODEC_EFIELD (a name that
+ * is no field), FB_CODEC_ERANGE (an unknown enum name). */
+int fb_ul_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
+                        const uint8_t *buf, size_t len, struct fb_decoded *out);
 /* The cmdexe payload `<device>@<command>|<result>`. Length (no NUL) or FB_CODEC_ENOSPC. */
 ssize_t fb_ul_cmdexe(const char *device, const char *command, const char *result,
                      uint8_t *buf, size_t cap);
