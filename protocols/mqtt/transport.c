@@ -581,6 +581,15 @@ static void on_message(void *arg, struct fb_mqtt_conn *c, const struct fb_mqtt_p
 
 /* ---- sending ---- */
 
+/* The bench's reconciliation (protocols/transport.h): once per sample, as it is handed to its
+ * connection; the identity a collector reads back is the scheduled time in ms, which every MQTT
+ * codec carries. */
+static void declare_sent(struct fb_transport *t, const struct fb_sample *s)
+{
+	if (t->env.sent)
+		t->env.sent(t->env.sent_arg, "mqtt", s, (uint64_t)(s->t / FB_US_PER_MS));
+}
+
 static void mqtt_send(struct fb_transport *t, const struct fb_sample *s)
 {
 	if (s->device < t->first_device || s->device - t->first_device >= t->nlocal)
@@ -598,14 +607,20 @@ static void mqtt_send(struct fb_transport *t, const struct fb_sample *s)
 				d->prev_seq = s->seq;
 				d->prev_t = s->t;
 				d->has_prev = true;
+				/* the device's first sample of a session travels in its DBIRTH */
+				declare_sent(t, s);
 				spb_dbirth(cx, d);
 				return;
 			}
 			n = fb_spb_ddata(s, d->has_prev ? d->prev : NULL, cx->seq++, d->alias_base,
 			                 t->payload, sizeof t->payload);
+			if (n >= 0)
+				declare_sent(t, s);
 			spb_publish(cx, FB_SPB_DDATA, d->id, t->payload, n, 0);
 		} else {
-			/* counted as dropped by the client, as any QoS 0 message while down */
+			/* counted as dropped by the client, as any QoS 0 message while down; the bench
+			 * counts it lost (unless a rebirth carries it later) */
+			declare_sent(t, s);
 			fb_mqtt_publish(cx->conn, d->topic, t->payload, 0, 0, false);
 		}
 		memcpy(d->prev, s->values, nf * sizeof *d->prev);
@@ -622,6 +637,8 @@ static void mqtt_send(struct fb_transport *t, const struct fb_sample *s)
 			        fb_codec_strerror((int)n));
 		return;
 	}
+	/* handed to the connection: published, queued, or (QoS 0 while down) dropped and counted */
+	declare_sent(t, s);
 	fb_mqtt_publish(d->cx->conn, d->topic, t->payload, (size_t)n, t->qos, t->retain);
 }
 
@@ -682,19 +699,23 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 	memset(&cfg, 0, sizeof cfg);
 	const struct fb_scenario *sc = env->scenario;
 	const struct fb_ynode *n;
-	if (!config) {
+	/* --local / --collect: env->target replaces the url (and makes the section optional) */
+	struct fb_ynode target_node = { .kind = FB_Y_SCALAR, .file = "--local", .text = (char *)env->target };
+	if (!config && !env->target) {
 		fb_error("fleets use transport 'mqtt' but the scenario has no 'transports: mqtt:' section "
 		         "(at least 'url')");
 		goto fail;
 	}
-	if (fb_ynode_expect(config, FB_Y_MAP, "'transports.mqtt'") ||
-	    fb_ynode_check_keys(config, "'transports.mqtt'", top_keys))
+	if (config && (fb_ynode_expect(config, FB_Y_MAP, "'transports.mqtt'") ||
+	               fb_ynode_check_keys(config, "'transports.mqtt'", top_keys)))
 		goto fail;
 	/* url */
 	char host[256];
 	uint16_t port = 0;
 	bool tls = false;
-	if (!(n = fb_ynode_get(config, "url"))) {
+	if (env->target) {
+		n = &target_node;
+	} else if (!(n = fb_ynode_get(config, "url"))) {
 		fb_ynode_error(config, "'transports.mqtt' needs a 'url' (mqtt://host:port or mqtts://host:port)");
 		goto fail;
 	}
