@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sim/engine.h"
+#include "sim/fault.h"
 #include "sim/log.h"
 #include "sim/queue.h"
 
@@ -26,6 +27,7 @@ struct fb_engine {
 	void *sink_arg;
 	uint64_t events, samples, commands;
 	uint64_t *samples_by_fleet;     /* sc->nfleets */
+	struct fb_faults *faults;       /* NULL when the scenario injects none */
 	double values[FB_MAX_FIELDS];
 };
 
@@ -118,6 +120,16 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		return NULL;
 	}
 	e->world = (struct fb_world){ sc->seed, e->tz, e->start, e->end, sc->sites, sc->nsites };
+	/* ---- faults (sim/fault.h): parsed here so every engine user gets them ---- */
+	if (fb_faults_parse(sc, &e->faults) < 0) {
+		fb_engine_free(e);
+		return NULL;
+	}
+	if (e->faults && fb_faults_bind(e->faults, e->start, e->end, e->first, e->count) < 0) {
+		fb_engine_free(e);
+		return NULL;
+	}
+	/* ---- end faults ---- */
 	e->samples_by_fleet = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->samples_by_fleet);
 	e->fleets = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *e->fleets);
 	if (!e->samples_by_fleet || !e->fleets)
@@ -189,6 +201,7 @@ void fb_engine_free(struct fb_engine *e)
 	free(e->samples_by_fleet);
 	fb_queue_release(&e->q);
 	fb_tz_free(e->tz);
+	fb_faults_free(e->faults);
 	free(e);
 }
 
@@ -247,8 +260,11 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		for (unsigned i = 0; i < m->nfields; i++)
 			e->values[i] = fb_field_quantize(&m->fields[i], e->values[i]);
 		uint32_t *seq = &device_rec(fr, d)->seq;
-		struct fb_sample s = { fr->fleet, m, d, *seq, ev.t, e->values };
-		if (e->sink)
+		struct fb_sample s = { .fleet = fr->fleet, .model = m, .device = d, .seq = *seq, .t = ev.t,
+		                       .values = e->values };
+		if (__builtin_expect(e->faults != NULL, 0))      /* faults: sim/fault.h */
+			fb_faults_emit(e->faults, &s, e->values, e->sink, e->sink_arg);
+		else if (e->sink)
 			e->sink(e->sink_arg, &s);
 		++*seq;
 		e->samples++;
@@ -277,6 +293,8 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 			break;
 		}
 	}
+	if (e->faults && fb_engine_next_time(e) == FB_TIME_NEVER)   /* faults: held backlogs are lost */
+		fb_faults_finish(e->faults, e->sink, e->sink_arg);
 	return ran;
 }
 
@@ -318,6 +336,8 @@ void fb_engine_stats(const struct fb_engine *e, struct fb_engine_stats *out)
 	out->commands = e->commands;
 	out->samples_by_fleet = e->samples_by_fleet;
 }
+
+struct fb_faults *fb_engine_faults(const struct fb_engine *e) { return e->faults; }
 
 int fb_engine_validate(const struct fb_engine *e)
 {

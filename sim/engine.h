@@ -17,7 +17,11 @@ struct fb_sample {
 	uint32_t device;          /* global index */
 	uint32_t seq;             /* the device's sample count before this one */
 	fb_time_us t;             /* scheduled virtual time */
-	const double *values;     /* model->nfields values, quantized to each field's resolution */
+	const double *values;     /* model->nfields values, quantized to each field's resolution
+	                             (a fault may put them out of range, or NaN: sim/fault.h) */
+	uint16_t fault;           /* enum fb_fault_kind injected into this sample, 0 for none */
+	uint16_t flags;           /* enum fb_sample_flag: FB_SAMPLE_UNSENT samples are in the trace
+	                             but never leave the device (transports skip them) */
 };
 
 /* Called for every sample, in event order. */
@@ -56,6 +60,10 @@ struct fb_engine_stats {
 	const uint64_t *samples_by_fleet;   /* sc->nfleets entries */
 };
 void fb_engine_stats(const struct fb_engine *e, struct fb_engine_stats *out);
+
+/* The scenario's faults (sim/fault.h) as parsed and bound by fb_engine_new, or NULL when it has
+ * none. Transports read the rules and add their counts through it. */
+struct fb_faults *fb_engine_faults(const struct fb_engine *e);
 
 /* Checks the queue's invariants (heap order, FIFO order); 0 when sound. For tests. */
 int fb_engine_validate(const struct fb_engine *e);

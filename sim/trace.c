@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "sim/fault.h"
 #include "sim/fmt.h"
 #include "sim/log.h"
 #include "sim/trace.h"
@@ -147,10 +149,24 @@ size_t fb_trace_format(struct fb_trace *tr, const struct fb_sample *s, char *p)
 		memcpy(p, t->keys[k], t->key_len[k]);
 		p += t->key_len[k];
 		const struct fb_field *f = &m->fields[k];
-		if (f->kind == FB_FIELD_NUMBER)
+		if (__builtin_expect(s->fault != 0, 0) && !isfinite(s->values[k])) {
+			memcpy(p, "null", 4);      /* an invalid reading (fault) */
+			p += 4;
+		} else if (f->kind == FB_FIELD_NUMBER)
 			p += fb_fmt_fixed(s->values[k], t->decimals[k], p);
 		else
 			p += fb_fmt_value(f, s->values[k], p);
+	}
+	if (__builtin_expect(s->fault != 0, 0)) {
+		/* faults (sim/fault.h): after "values", the kind injected into this sample */
+		memcpy(p, "},\"fault\":\"", 11);
+		p += 11;
+		size_t n = fb_fault_name_len(s->fault);
+		memcpy(p, fb_fault_name(s->fault), n);
+		p += n;
+		memcpy(p, "\"}\n", 3);
+		p += 3;
+		return (size_t)(p - start);
 	}
 	memcpy(p, "}}\n", 3);
 	p += 3;

@@ -1,7 +1,9 @@
 /* The trace: every sample as one JSON line, keys in a fixed order, numbers at each field's
  * resolution. It is the expected stream the bench reconciles against, so it is byte-stable:
  * {"ts":"2026-06-01T06:15:00.000Z","device":"bike-counter-000012","type":"bike-counter",
- *  "site":"marseille-vieux-port","seq":25,"values":{...}} */
+ *  "site":"marseille-vieux-port","seq":25,"values":{...}}
+ * A sample with an injected fault (sim/fault.h) ends with ,"fault":"<kind>" after "values", and
+ * an invalid reading is written null. */
 #ifndef FB_TRACE_H
 #define FB_TRACE_H
 #include <stddef.h>
