@@ -5,6 +5,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential pkg-config clang          # cc, make; clang for the fuzz harnesses
+  libclang-rt-dev                            # libFuzzer and the sanitizer runtimes for `make fuzz`
   libev-dev libyaml-dev libjansson-dev      # event loop, scenarios, JSON parsing
   libmodbus-dev libprotobuf-c-dev protobuf-c-compiler   # Modbus replies, Sparkplug B
   libssl-dev libmicrohttpd-dev libcmocka-dev # crypto/TLS, metrics endpoint, unit tests
