@@ -20,6 +20,14 @@ enum fb_field_kind {
 	FB_FIELD_ENUM      /* index into enum_names, printed as the name */
 };
 
+/* Cumulative fields, and when they may legitimately fall (`fleetbench validate` checks them). */
+enum fb_field_counter {
+	FB_COUNTER_NONE = 0,   /* a level or a per-sample count: free to go up and down */
+	FB_COUNTER_TOTAL,      /* cumulative since installation: never decreases */
+	FB_COUNTER_DAILY,      /* cumulative since local midnight: falls only across one */
+	FB_COUNTER_YEARLY      /* cumulative since local 1 January 00:00: falls only across it */
+};
+
 struct fb_field {
 	const char *name;          /* FIWARE Smart Data Models name where one exists */
 	const char *unit;          /* as printed by `fleetbench types` and SenML ("dB(A)", "m", "%") */
@@ -29,6 +37,7 @@ struct fb_field {
 	const char *const *enum_names;  /* FB_FIELD_ENUM: NULL-terminated */
 	bool writable;             /* a command may set it (see fb_model.command) */
 	const char *description;
+	enum fb_field_counter counter;  /* FB_COUNTER_NONE unless the field is cumulative */
 };
 
 /* Model parameters, set per fleet under `params:`. The loader validates them against this table

@@ -22,9 +22,9 @@ static const struct fb_field fields[NFIELDS] = {
 	{ "intensityBackward", "count", FB_FIELD_INTEGER, 0, 1e6, 1, NULL, false,
 	  "passages in the backward direction" },
 	{ "dailyTotal", "count", FB_FIELD_INTEGER, 0, 1e8, 1, NULL, false,
-	  "passages since local midnight (what the totem shows)" },
+	  "passages since local midnight (what the totem shows)", FB_COUNTER_DAILY },
 	{ "yearTotal", "count", FB_FIELD_INTEGER, 0, 4e9, 1, NULL, false,
-	  "passages since local 1 January 00:00" },
+	  "passages since local 1 January 00:00", FB_COUNTER_YEARLY },
 };
 
 struct counter_params {

@@ -37,9 +37,9 @@ static const struct fb_field fields[NFIELDS] = {
 	  "light output while on, 0 when off; writable: holds until the next scheduled switch" },
 	{ "activePower", "W", FB_FIELD_NUMBER, 0, 1000, 0.1, NULL, false, "power drawn now" },
 	{ "activeEnergy", "kWh", FB_FIELD_NUMBER, 0, 1e7, 0.001, NULL, false,
-	  "energy drawn since installation" },
+	  "energy drawn since installation", FB_COUNTER_TOTAL },
 	{ "operatingHours", "h", FB_FIELD_NUMBER, 0, 1e6, 0.01, NULL, false,
-	  "hours the lamp has been lit since installation" },
+	  "hours the lamp has been lit since installation", FB_COUNTER_TOTAL },
 	{ "status", NULL, FB_FIELD_ENUM, 0, 3, 1, status_names, false,
 	  "ok, lampFailure, dayBurning (on in daylight), supplyLoss (cabinet without supply)" },
 };

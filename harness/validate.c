@@ -1,0 +1,1059 @@
+/* Device validation checks (harness/validate.h): observations in, a conformance report out. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness/validate.h"
+#include "protocols/lorawan/region.h"
+#include "sim/log.h"
+#include "sim/tz.h"
+
+enum check {
+	C_TRAFFIC, C_DECODE, C_FIELDS, C_RANGE, C_RESOLUTION, C_INTERVAL, C_JITTER, C_COUNTERS,
+	C_TIMESTAMPS, C_SEQUENCE, C_MIC, C_FCNT, C_DEVNONCE, C_DUTY, C_MAP, NCHECKS
+};
+
+static const char *const check_names[NCHECKS] = {
+	"traffic", "decode", "fields", "range", "resolution", "interval", "jitter", "counters",
+	"timestamps", "sequence", "mic", "fcnt", "devnonce", "duty-cycle", "map"
+};
+
+enum proto { P_MQTT, P_LORAWAN, P_MODBUS };
+
+/* Which checks a protocol has at all (others are not even listed as "not checked"). */
+static bool applies(enum proto p, enum check c)
+{
+	switch (c) {
+	case C_INTERVAL: case C_JITTER: case C_TIMESTAMPS: case C_SEQUENCE:
+		return p != P_MODBUS;
+	case C_MIC: case C_FCNT: case C_DEVNONCE: case C_DUTY:
+		return p == P_LORAWAN;
+	case C_MAP:
+		return p == P_MODBUS;
+	default:
+		return true;
+	}
+}
+
+/* Counts for one check during the observation; the first failure is kept as the example. */
+struct tally {
+	uint64_t checked, failed;
+	char first[200];
+};
+
+struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
+	fb_time_us at, airtime;
+};
+
+#define NBANDS (FB_LW_NB_BANDS + 1)  /* the last: frequency not reported */
+#define MAX_DEVICES 4096
+
+struct vdev {
+	char id[64];
+	uint64_t reports, joins;
+	fb_time_us last_recv;          /* FB_TIME_NEVER before the first report */
+	fb_time_us last_ts;
+	int64_t last_seq;
+	bool have_fcnt;
+	uint32_t last_fcnt;
+	bool have_counter[FB_MAX_FIELDS];
+	double counter_prev[FB_MAX_FIELDS];
+	fb_time_us counter_t[FB_MAX_FIELDS];
+	uint32_t *nonces;
+	size_t nnonces, nonce_cap;
+	struct tx *tx[NBANDS];
+	size_t ntx[NBANDS], tx_cap[NBANDS];
+};
+
+struct fb_validate {
+	struct fb_profile profile;
+	enum proto proto;
+	char proto_name[16], codec[32], source[256];
+	struct fb_tz *tz;              /* made at the first counter comparison */
+	bool tz_failed;
+	struct vdev **devs;
+	size_t ndevs, dev_cap;
+	struct vdev *last_dev;
+	uint64_t observations, reports, joins, too_many_devices;
+	/* intervals between consecutive reports of a device (µs), all devices */
+	fb_time_us *intervals;
+	size_t nintervals, interval_cap;
+	struct tally t[NCHECKS];
+	/* details the messages quote */
+	uint64_t values_checked, grid_unchecked_fields;  /* fields whose codec step is coarser */
+	uint64_t grid_coarse[FB_MAX_FIELDS / 64 + 1];
+	uint64_t ts_missing, seq_gaps;
+	fb_time_us ts_max_ahead, ts_max_age;
+	bool ts_seen, seq_seen;
+	double vmin[FB_MAX_FIELDS], vmax[FB_MAX_FIELDS];
+	bool vseen[FB_MAX_FIELDS];
+	/* results */
+	bool finished;
+	fb_time_us started, ended;
+	struct fb_validate_check result[NCHECKS];
+	bool ran[NCHECKS];
+	char not_checked[NCHECKS][160];
+};
+
+static void note(struct tally *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Counts a failure; the first one's description is kept. */
+static void note(struct tally *t, const char *fmt, ...)
+{
+	if (t->failed++ == 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(t->first, sizeof t->first, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 64;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+struct fb_validate *fb_validate_new(const struct fb_profile *p, const struct fb_validate_opts *o)
+{
+	enum proto proto;
+	if (!o->proto || !strcmp(o->proto, "mqtt"))
+		proto = P_MQTT;
+	else if (!strcmp(o->proto, "lorawan"))
+		proto = P_LORAWAN;
+	else if (!strcmp(o->proto, "modbus"))
+		proto = P_MODBUS;
+	else {
+		fb_error("unknown protocol '%s' to validate", o->proto);
+		return NULL;
+	}
+	struct fb_validate *v = calloc(1, sizeof *v);
+	if (!v) {
+		fb_error("out of memory");
+		return NULL;
+	}
+	v->profile = *p;
+	v->proto = proto;
+	snprintf(v->proto_name, sizeof v->proto_name, "%s", o->proto ? o->proto : "mqtt");
+	snprintf(v->codec, sizeof v->codec, "%s", o->codec ? o->codec : "");
+	snprintf(v->source, sizeof v->source, "%s", o->source ? o->source : "");
+	return v;
+}
+
+void fb_validate_free(struct fb_validate *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->ndevs; i++) {
+		free(v->devs[i]->nonces);
+		for (int b = 0; b < NBANDS; b++)
+			free(v->devs[i]->tx[b]);
+		free(v->devs[i]);
+	}
+	free(v->devs);
+	free(v->intervals);
+	if (v->tz)
+		fb_tz_free(v->tz);
+	free(v);
+}
+
+uint64_t fb_validate_observations(const struct fb_validate *v)
+{
+	return v->observations;
+}
+
+static struct vdev *device_of(struct fb_validate *v, const struct fb_obs *o)
+{
+	char id[64];
+	if (o->device_id && *o->device_id)
+		snprintf(id, sizeof id, "%s", o->device_id);
+	else if (o->device != FB_OBS_NO_DEVICE)
+		snprintf(id, sizeof id, "#%u", o->device);
+	else
+		snprintf(id, sizeof id, "(unknown)");
+	if (v->last_dev && !strcmp(v->last_dev->id, id))
+		return v->last_dev;
+	for (size_t i = 0; i < v->ndevs; i++)
+		if (!strcmp(v->devs[i]->id, id))
+			return v->last_dev = v->devs[i];
+	/* A device seen for the first time: one allocation per device, not per message. */
+	if (v->ndevs >= MAX_DEVICES) {
+		v->too_many_devices++;
+		return NULL;
+	}
+	struct vdev *d = calloc(1, sizeof *d);
+	if (!d || grow((void **)&v->devs, &v->dev_cap, v->ndevs + 1, sizeof *v->devs)) {
+		free(d);
+		return NULL;
+	}
+	memcpy(d->id, id, sizeof d->id);
+	d->last_recv = FB_TIME_NEVER;
+	d->last_ts = FB_TIME_NEVER;
+	d->last_seq = -1;
+	v->devs[v->ndevs++] = d;
+	return v->last_dev = d;
+}
+
+static void fmt_value(const struct fb_field *f, double x, char *buf, size_t cap)
+{
+	if (f->kind == FB_FIELD_ENUM && f->enum_names && x >= 0 && x == floor(x)) {
+		size_t n = 0;
+		while (f->enum_names[n])
+			n++;
+		if ((size_t)x < n) {
+			snprintf(buf, cap, "'%s'", f->enum_names[(size_t)x]);
+			return;
+		}
+	}
+	snprintf(buf, cap, "%.10g%s%s", x, f->unit && *f->unit ? " " : "", f->unit ? f->unit : "");
+}
+
+static void fmt_secs(fb_time_us us, char *buf, size_t cap)
+{
+	double s = (double)us / FB_US_PER_S;
+	if (fabs(s) >= 10)
+		snprintf(buf, cap, "%.1f s", s);
+	else
+		snprintf(buf, cap, "%.3f s", s);
+}
+
+static int64_t local_day(struct fb_validate *v, fb_time_us t, int *year)
+{
+	if (!v->tz && !v->tz_failed) {
+		v->tz = fb_tz_new(v->profile.timezone, t - FB_US_PER_DAY, t + 31 * FB_US_PER_DAY);
+		if (!v->tz) {
+			v->tz_failed = true;
+			fb_warn("unknown time zone '%s': counters reset at UTC midnight", v->profile.timezone);
+		}
+	}
+	if (!v->tz) {
+		int m, d;
+		int64_t day = t >= 0 ? t / FB_US_PER_DAY : (t - FB_US_PER_DAY + 1) / FB_US_PER_DAY;
+		fb_civil_from_days(day, year, &m, &d);
+		return day;
+	}
+	struct fb_localtime lt;
+	fb_tz_local(v->tz, t, &lt);
+	*year = lt.year;
+	return lt.day;
+}
+
+/* May a counter of this kind have fallen between a report at `from` and one at `to`? */
+static bool reset_between(struct fb_validate *v, enum fb_field_counter k, fb_time_us from, fb_time_us to)
+{
+	if (k == FB_COUNTER_TOTAL || k == FB_COUNTER_NONE || to <= from)
+		return false;
+	int y0, y1;
+	int64_t d0 = local_day(v, from, &y0), d1 = local_day(v, to, &y1);
+	return k == FB_COUNTER_DAILY ? d1 > d0 : y1 > y0;
+}
+
+static bool has_coarse(const struct fb_validate *v, unsigned i)
+{
+	return v->grid_coarse[i / 64] >> (i % 64) & 1;
+}
+
+static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
+{
+	const struct fb_model *m = v->profile.model;
+	unsigned n = m->nfields < FB_MAX_FIELDS ? m->nfields : FB_MAX_FIELDS;
+	/* fields: every field of the profile present, none unknown or mistyped */
+	v->t[C_FIELDS].checked++;
+	unsigned missing = 0;
+	int first_missing = -1;
+	for (unsigned i = 0; i < n; i++)
+		if (!(o->present >> i & 1) || i >= o->nvalues) {
+			missing++;
+			if (first_missing < 0)
+				first_missing = (int)i;
+		}
+	if (o->flags & FB_OBS_BAD_FIELD)
+		note(&v->t[C_FIELDS], "%s from '%s'", o->detail ? o->detail : "a field unknown or mistyped",
+		     d->id);
+	else if (missing)
+		note(&v->t[C_FIELDS], "'%s'%s missing from a report of '%s'", m->fields[first_missing].name,
+		     missing > 1 ? " and others" : "", d->id);
+
+	fb_time_us t = o->ts != FB_TIME_NEVER ? o->ts : o->recv_wall;
+	for (unsigned i = 0; i < n && i < o->nvalues; i++) {
+		if (!(o->present >> i & 1))
+			continue;
+		const struct fb_field *f = &m->fields[i];
+		double x = o->values[i];
+		double half = f->kind == FB_FIELD_NUMBER ? f->resolution / 2 : 0.5;
+		double tol = o->tolerance ? o->tolerance[i] : half;
+		char shown[64];
+		v->values_checked++;
+		if (!v->vseen[i] || x < v->vmin[i])
+			v->vmin[i] = x;
+		if (!v->vseen[i] || x > v->vmax[i])
+			v->vmax[i] = x;
+		v->vseen[i] = true;
+
+		/* range: a codec coarser than the field may land a step beyond the edge */
+		double eps = 1e-9 * fmax(1, fabs(x)) + (tol > half ? tol - half : 0);
+		bool in_range = isfinite(x) && x >= f->min - eps && x <= f->max + eps;
+		if (in_range && f->kind == FB_FIELD_ENUM && f->enum_names) {
+			size_t count = 0;
+			while (f->enum_names[count])
+				count++;
+			in_range = x >= 0 && x < (double)count;
+		}
+		v->t[C_RANGE].checked++;
+		if (!in_range) {
+			fmt_value(f, x, shown, sizeof shown);
+			note(&v->t[C_RANGE], "'%s' = %s from '%s', outside %g..%g", f->name, shown, d->id,
+			     f->min, f->max);
+		}
+
+		/* resolution: on the field's grid; a codec coarser than the grid cannot show it */
+		if (tol > half * (1 + 1e-9) + 1e-12) {
+			if (!has_coarse(v, i))
+				v->grid_unchecked_fields++;
+			v->grid_coarse[i / 64] |= 1ull << (i % 64);
+		} else if (isfinite(x)) {
+			double step = f->kind == FB_FIELD_NUMBER ? f->resolution : 1;
+			double k = nearbyint(x / step);
+			v->t[C_RESOLUTION].checked++;
+			if (fabs(x - k * step) > 1e-6 * step + 1e-9 * fabs(x)) {
+				fmt_value(f, x, shown, sizeof shown);
+				note(&v->t[C_RESOLUTION], "'%s' = %s from '%s' is not a multiple of %g", f->name,
+				     shown, d->id, step);
+			}
+		}
+
+		/* counters */
+		enum fb_field_counter ck = v->profile.counter[i];
+		if (ck != FB_COUNTER_NONE && isfinite(x)) {
+			if (d->have_counter[i]) {
+				v->t[C_COUNTERS].checked++;
+				double prev = d->counter_prev[i];
+				double ceps = fmax(o->tolerance ? o->tolerance[i] : 0, 1e-9 * fmax(1, fabs(prev)));
+				if (x < prev - ceps && !reset_between(v, ck, d->counter_t[i], t)) {
+					char a[64], b[64], when[25];
+					fmt_value(f, prev, a, sizeof a);
+					fmt_value(f, x, b, sizeof b);
+					fb_format_iso_ms(t, when);
+					note(&v->t[C_COUNTERS], "'%s' of '%s' fell from %s to %s at %s%s", f->name, d->id,
+					     a, b, when,
+					     ck == FB_COUNTER_DAILY ? " with no local midnight between" :
+					     ck == FB_COUNTER_YEARLY ? " with no new year between" : "");
+				}
+			}
+			d->have_counter[i] = true;
+			d->counter_prev[i] = x;
+			d->counter_t[i] = t;
+		}
+	}
+}
+
+static void check_timestamp(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
+{
+	if (o->ts == FB_TIME_NEVER) {
+		v->ts_missing++;
+		return;
+	}
+	v->ts_seen = true;
+	v->t[C_TIMESTAMPS].checked++;
+	fb_time_us ahead = o->ts - o->recv_wall;
+	char when[25], prev[25], s[32];
+	fb_format_iso_ms(o->ts, when);
+	if (ahead > v->ts_max_ahead)
+		v->ts_max_ahead = ahead;
+	if (-ahead > v->ts_max_age)
+		v->ts_max_age = -ahead;
+	if (ahead > v->profile.skew_us) {
+		fmt_secs(ahead, s, sizeof s);
+		note(&v->t[C_TIMESTAMPS], "%s from '%s' is %s ahead of the bench's clock", when, d->id, s);
+	} else if (d->last_ts != FB_TIME_NEVER && o->ts < d->last_ts) {
+		fb_format_iso_ms(d->last_ts, prev);
+		note(&v->t[C_TIMESTAMPS], "%s from '%s' is before the previous report's %s", when, d->id, prev);
+	}
+	d->last_ts = o->ts;
+}
+
+static void check_seq(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
+{
+	if (o->seq < 0)
+		return;
+	v->seq_seen = true;
+	if (d->last_seq >= 0) {
+		v->t[C_SEQUENCE].checked++;
+		if (o->seq <= d->last_seq)
+			note(&v->t[C_SEQUENCE], "seq %lld from '%s' after seq %lld", (long long)o->seq, d->id,
+			     (long long)d->last_seq);
+		else
+			v->seq_gaps += (uint64_t)(o->seq - d->last_seq - 1);
+	}
+	if (o->seq > d->last_seq)
+		d->last_seq = o->seq;
+}
+
+static void record_tx(struct vdev *d, const struct fb_obs *o)
+{
+	if (!(o->airtime_s > 0))
+		return;
+	int b = NBANDS - 1;           /* fb_obs does not carry the frequency: one budget for all */
+	if (grow((void **)&d->tx[b], &d->tx_cap[b], d->ntx[b] + 1, sizeof(struct tx)))
+		return;
+	d->tx[b][d->ntx[b]++] = (struct tx){ o->recv_wall, (fb_time_us)llround(o->airtime_s * 1e6) };
+}
+
+static void join(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
+{
+	v->joins++;
+	d->joins++;
+	uint32_t nonce = o->devnonce_plus1 - 1;
+	v->t[C_DEVNONCE].checked++;
+	bool reused = (o->flags & FB_OBS_REPLAY) != 0;
+	for (size_t i = 0; i < d->nnonces && !reused; i++)
+		reused = d->nonces[i] == nonce;
+	if (reused)
+		note(&v->t[C_DEVNONCE], "DevNonce 0x%04x of '%s' used again (join %llu)", nonce, d->id,
+		     (unsigned long long)d->joins);
+	else if (!grow((void **)&d->nonces, &d->nonce_cap, d->nnonces + 1, sizeof *d->nonces))
+		d->nonces[d->nnonces++] = nonce;
+	v->t[C_MIC].checked++;
+	if (o->flags & FB_OBS_BAD_MIC)
+		note(&v->t[C_MIC], "join request of '%s': %s", d->id, o->detail ? o->detail : "MIC does not verify");
+	record_tx(d, o);
+	/* A join starts a new session: FCnt from 0, and the reporting cadence afresh. */
+	d->have_fcnt = false;
+	d->last_recv = FB_TIME_NEVER;
+}
+
+void fb_validate_observe(void *arg, const struct fb_obs *o)
+{
+	struct fb_validate *v = arg;
+	if (v->finished)
+		return;
+	v->observations++;
+	struct vdev *d = device_of(v, o);
+	if (!d) {
+		note(&v->t[C_DECODE], "too many devices (more than %d): narrow the topic filter", MAX_DEVICES);
+		return;
+	}
+	if (v->proto == P_LORAWAN && o->devnonce_plus1) {
+		join(v, d, o);
+		return;
+	}
+	v->reports++;
+	d->reports++;
+
+	/* interval: arrival times of a device's reports, whatever they contain */
+	if (v->proto != P_MODBUS) {
+		if (d->last_recv != FB_TIME_NEVER &&
+		    !grow((void **)&v->intervals, &v->interval_cap, v->nintervals + 1, sizeof *v->intervals))
+			v->intervals[v->nintervals++] = o->recv_wall - d->last_recv;
+		d->last_recv = o->recv_wall;
+	}
+
+	bool usable = true;
+	if (v->proto == P_LORAWAN) {
+		v->t[C_MIC].checked++;
+		record_tx(d, o);
+		if (o->flags & FB_OBS_BAD_MIC) {
+			note(&v->t[C_MIC], "uplink FCnt %u of '%s': %s", o->fcnt, d->id,
+			     o->detail ? o->detail : "MIC does not verify");
+			usable = false;
+		} else {
+			if (d->have_fcnt) {
+				v->t[C_FCNT].checked++;
+				if (o->fcnt <= d->last_fcnt || (o->flags & FB_OBS_REPLAY))
+					note(&v->t[C_FCNT], "FCnt %u of '%s' after FCnt %u", o->fcnt, d->id, d->last_fcnt);
+			} else if (o->flags & FB_OBS_REPLAY) {
+				v->t[C_FCNT].checked++;
+				note(&v->t[C_FCNT], "FCnt %u of '%s' replayed%s%s", o->fcnt, d->id,
+				     o->detail ? ": " : "", o->detail ? o->detail : "");
+			}
+			if (!d->have_fcnt || o->fcnt > d->last_fcnt)
+				d->last_fcnt = o->fcnt;
+			d->have_fcnt = true;
+		}
+	}
+	if (v->proto == P_MODBUS) {
+		v->t[C_MAP].checked++;
+		if (o->flags & (FB_OBS_EXCEPTION | FB_OBS_TIMEOUT)) {
+			note(&v->t[C_MAP], "%s from unit '%s'%s%s",
+			     o->flags & FB_OBS_TIMEOUT ? "no reply" : "exception", d->id,
+			     o->detail ? ": " : "", o->detail ? o->detail : "");
+			usable = false;
+		}
+	}
+	if (usable) {
+		v->t[C_DECODE].checked++;
+		if (o->flags & (FB_OBS_UNDECODABLE | FB_OBS_UNKNOWN_DEVICE)) {
+			note(&v->t[C_DECODE], "%s from '%s'%s%s",
+			     o->flags & FB_OBS_UNDECODABLE ? "undecodable payload" : "unknown device", d->id,
+			     o->detail ? ": " : "", o->detail ? o->detail : "");
+			usable = false;
+		}
+	}
+	if (!usable)
+		return;
+	check_values(v, d, o);
+	if (v->proto != P_MODBUS) {
+		check_timestamp(v, d, o);
+		check_seq(v, d, o);
+	}
+}
+
+/* ---- the checks over the whole stream ---- */
+
+static int cmp_time(const void *a, const void *b)
+{
+	fb_time_us x = *(const fb_time_us *)a, y = *(const fb_time_us *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void set(struct fb_validate *v, enum check c, bool passed, const char *expected,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set(struct fb_validate *v, enum check c, bool passed, const char *expected,
+                const char *fmt, ...)
+{
+	struct fb_validate_check *r = &v->result[c];
+	r->name = check_names[c];
+	r->passed = passed;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->measured, sizeof r->measured, fmt, ap);
+	va_end(ap);
+	snprintf(r->expected, sizeof r->expected, "%s", expected);
+	v->ran[c] = true;
+}
+
+static void skip(struct fb_validate *v, enum check c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void skip(struct fb_validate *v, enum check c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v->not_checked[c], sizeof v->not_checked[c], fmt, ap);
+	va_end(ap);
+	v->ran[c] = false;
+}
+
+/* A tally's verdict: "N of M <what> <fail-word> (first: ...)" or "M <what>, all <ok-word>". */
+static void tally_result(struct fb_validate *v, enum check c, const char *what, const char *bad,
+                         const char *good, const char *expected)
+{
+	const struct tally *t = &v->t[c];
+	if (t->failed)
+		set(v, c, false, expected, "%llu of %llu %s %s (first: %s)", (unsigned long long)t->failed,
+		    (unsigned long long)t->checked, what, bad, t->first);
+	else
+		set(v, c, true, expected, "%llu %s, all %s", (unsigned long long)t->checked, what, good);
+}
+
+static void expected_ranges(const struct fb_validate *v, char *buf, size_t cap)
+{
+	const struct fb_model *m = v->profile.model;
+	size_t len = (size_t)snprintf(buf, cap, "each value within its field's range:");
+	for (unsigned i = 0; i < m->nfields && len < cap; i++) {
+		const struct fb_field *f = &m->fields[i];
+		len += (size_t)snprintf(buf + len, cap - len, "%s %s %g..%g%s%s", i ? "," : "", f->name,
+		                        f->min, f->max, f->unit && *f->unit ? " " : "", f->unit ? f->unit : "");
+	}
+}
+
+static void expected_grid(const struct fb_validate *v, char *buf, size_t cap)
+{
+	const struct fb_model *m = v->profile.model;
+	size_t len = (size_t)snprintf(buf, cap, "each value a multiple of its field's step:");
+	for (unsigned i = 0; i < m->nfields && len < cap; i++) {
+		const struct fb_field *f = &m->fields[i];
+		len += (size_t)snprintf(buf + len, cap - len, "%s %s %g", i ? "," : "", f->name,
+		                        f->kind == FB_FIELD_NUMBER ? f->resolution : 1);
+	}
+}
+
+static void finish_intervals(struct fb_validate *v)
+{
+	const struct fb_profile *p = &v->profile;
+	fb_time_us declared = p->interval_us;
+	fb_time_us bound = (fb_time_us)llround(p->tolerance * (double)declared);
+	char iv[32], bs[32], exp[320];
+	fb_format_duration(declared, iv, sizeof iv);
+	fmt_secs(bound, bs, sizeof bs);
+	/* Event reports (types whose model may report early) are not part of the regular cadence. */
+	size_t n = 0, early = 0;
+	fb_time_us *regular = malloc((v->nintervals ? v->nintervals : 1) * sizeof *regular);
+	fb_time_us *dev = malloc((v->nintervals ? v->nintervals : 1) * sizeof *dev);
+	if (!regular || !dev) {
+		free(regular);
+		free(dev);
+		set(v, C_INTERVAL, false, "", "out of memory");
+		set(v, C_JITTER, false, "", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < v->nintervals; i++) {
+		if (p->early_reports && v->intervals[i] < declared - bound) {
+			early++;
+			continue;
+		}
+		regular[n] = v->intervals[i];
+		dev[n] = llabs(v->intervals[i] - declared);
+		n++;
+	}
+	char early_note[64] = "";
+	if (early)
+		snprintf(early_note, sizeof early_note, "; %zu early event report%s not counted", early,
+		         early == 1 ? "" : "s");
+	snprintf(exp, sizeof exp, "median interval %s ± %g %% (%s)%s", iv, p->tolerance * 100, bs,
+	         p->early_reports ? ", event reports may come early" : "");
+	if (n == 0) {
+		const char *why = v->reports == 0 ? "no reports" :
+		                  "fewer than two regular reports from one device";
+		set(v, C_INTERVAL, false, exp, "%s in the observation (declared interval %s: observe for at "
+		    "least 3 intervals, or give --interval)%s", why, iv, early_note);
+		snprintf(exp, sizeof exp, "95 %% of intervals within %s of %s", bs, iv);
+		set(v, C_JITTER, false, exp, "%s in the observation%s", why, early_note);
+		free(regular);
+		free(dev);
+		return;
+	}
+	qsort(regular, n, sizeof *regular, cmp_time);
+	qsort(dev, n, sizeof *dev, cmp_time);
+	fb_time_us median = n % 2 ? regular[n / 2] : (regular[n / 2 - 1] + regular[n / 2]) / 2;
+	size_t rank = (size_t)ceil(0.95 * (double)n);   /* nearest rank */
+	fb_time_us p95 = dev[(rank ? rank : 1) - 1];
+	char ms[32], lo[32], hi[32], ps[32];
+	fmt_secs(median, ms, sizeof ms);
+	fmt_secs(regular[0], lo, sizeof lo);
+	fmt_secs(regular[n - 1], hi, sizeof hi);
+	fmt_secs(p95, ps, sizeof ps);
+	set(v, C_INTERVAL, llabs(median - declared) <= bound, exp,
+	    "median %s over %zu interval%s (min %s, max %s)%s", ms, n, n == 1 ? "" : "s", lo, hi, early_note);
+	snprintf(exp, sizeof exp, "95 %% of intervals within %s of %s", bs, iv);
+	set(v, C_JITTER, p95 <= bound, exp, "p95 |interval - %s| = %s over %zu interval%s%s", iv, ps, n,
+	    n == 1 ? "" : "s", early_note);
+	free(regular);
+	free(dev);
+}
+
+static void finish_duty(struct fb_validate *v)
+{
+	fb_time_us span = v->ended - v->started;
+	if (span > FB_US_PER_H)
+		span = FB_US_PER_H;
+	if (span < FB_US_PER_S)
+		span = FB_US_PER_S;
+	double worst = 0, worst_limit = 0.01;
+	const char *worst_dev = NULL;
+	int worst_band = -1;
+	uint64_t frames = 0;
+	bool failed = false;
+	char first[160] = "";
+	for (size_t k = 0; k < v->ndevs; k++) {
+		struct vdev *d = v->devs[k];
+		for (int b = 0; b < NBANDS; b++) {
+			/* the most airtime in any hour: a window ending at each uplink */
+			fb_time_us sum = 0, max = 0;
+			size_t lo = 0;
+			for (size_t i = 0; i < d->ntx[b]; i++) {
+				sum += d->tx[b][i].airtime;
+				while (d->tx[b][lo].at <= d->tx[b][i].at - FB_US_PER_H)
+					sum -= d->tx[b][lo++].airtime;
+				if (sum > max)
+					max = sum;
+			}
+			frames += d->ntx[b];
+			double limit = b < FB_LW_NB_BANDS ? fb_lw_band_duty(b) : 0.01;
+			double ratio = (double)max / (double)span;
+			if (ratio > worst) {
+				worst = ratio;
+				worst_limit = limit;
+				worst_dev = d->id;
+				worst_band = b;
+			}
+			if (ratio > limit && !failed) {
+				failed = true;
+				snprintf(first, sizeof first, "'%s': %.3g %% of %s", d->id, ratio * 100,
+				         b < FB_LW_NB_BANDS ? "its sub-band" : "the time");
+			}
+		}
+	}
+	char sp[32];
+	fb_format_duration(span, sp, sizeof sp);
+	const char *expected = "airtime at most the sub-band's duty cycle (EU868: 1 % for the default "
+	                       "channels, frequency not reported: all uplinks counted in one 1 % budget) "
+	                       "over any hour";
+	if (frames == 0) {
+		skip(v, C_DUTY, "no uplink reported its airtime");
+		return;
+	}
+	if (failed)
+		set(v, C_DUTY, false, expected, "%s over the busiest %s window (%llu uplinks)", first, sp,
+		    (unsigned long long)frames);
+	else
+		set(v, C_DUTY, true, expected, "busiest: %.3g %% (limit %.3g %%) for '%s'%s over %s "
+		    "(%llu uplinks)", worst * 100, worst_limit * 100, worst_dev ? worst_dev : "-",
+		    worst_band >= 0 && worst_band < FB_LW_NB_BANDS ? " in its sub-band" : "", sp,
+		    (unsigned long long)frames);
+}
+
+void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us ended)
+{
+	if (v->finished)
+		return;
+	v->finished = true;
+	v->started = started;
+	v->ended = ended;
+	const struct fb_profile *p = &v->profile;
+	const struct fb_model *m = p->model;
+	char exp[320], iv[32], dur[32];
+	fb_format_duration(p->interval_us, iv, sizeof iv);
+	fb_format_duration(ended - started, dur, sizeof dur);
+
+	/* traffic */
+	const char *unit = v->proto == P_MODBUS ? "poll" : "report";
+	snprintf(exp, sizeof exp, "at least one %s of type '%s'%s%s", unit, m->name,
+	         v->proto == P_MODBUS ? "" : " (declared: one every ", v->proto == P_MODBUS ? "" : iv);
+	if (v->proto != P_MODBUS)
+		strncat(exp, ")", sizeof exp - strlen(exp) - 1);
+	char devs[96] = "";
+	if (v->ndevs == 1)
+		snprintf(devs, sizeof devs, " ('%s')", v->devs[0]->id);
+	set(v, C_TRAFFIC, v->reports > 0, exp, "%llu %s%s from %zu device%s%s in %s",
+	    (unsigned long long)v->reports, unit, v->reports == 1 ? "" : "s", v->ndevs,
+	    v->ndevs == 1 ? "" : "s", devs, dur);
+	if (v->joins) {
+		char *r = v->result[C_TRAFFIC].measured;
+		size_t len = strlen(r);
+		snprintf(r + len, sizeof v->result[C_TRAFFIC].measured - len, ", %llu join%s",
+		         (unsigned long long)v->joins, v->joins == 1 ? "" : "s");
+	}
+
+	/* decode */
+	char what[200];
+	snprintf(exp, sizeof exp, "every payload decodes%s%s%s from a known device", v->codec[0] ? " as '" : "",
+	         v->codec, v->codec[0] ? "'" : "");
+	if (v->t[C_DECODE].checked || v->t[C_DECODE].failed)
+		tally_result(v, C_DECODE, "payloads", "do not decode", "decode", exp);
+	else
+		set(v, C_DECODE, false, exp, "no payload to decode");
+
+	/* fields */
+	bool units_carried = !strcmp(v->codec, "senml");
+	snprintf(exp, sizeof exp, "every report carries %u field%s (", m->nfields, m->nfields == 1 ? "" : "s");
+	for (unsigned i = 0; i < m->nfields && strlen(exp) < sizeof exp - 40; i++)
+		snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%s", i ? ", " : "", m->fields[i].name);
+	snprintf(exp + strlen(exp), sizeof exp - strlen(exp), ")%s, none unknown or mistyped",
+	         units_carried ? " in the profile's units" : "");
+	if (v->t[C_FIELDS].checked)
+		tally_result(v, C_FIELDS, "reports", "not as the profile says", "complete", exp);
+	else
+		set(v, C_FIELDS, false, exp, "no decoded report");
+
+	/* range and resolution */
+	expected_ranges(v, exp, sizeof exp);
+	if (v->t[C_RANGE].checked)
+		tally_result(v, C_RANGE, "values", "out of range", "in range", exp);
+	else
+		set(v, C_RANGE, false, exp, "no value received");
+	expected_grid(v, exp, sizeof exp);
+	if (v->t[C_RESOLUTION].checked) {
+		tally_result(v, C_RESOLUTION, "values", "off the grid", "on the grid", exp);
+		if (v->grid_unchecked_fields) {
+			char *r = v->result[C_RESOLUTION].measured;
+			size_t len = strlen(r);
+			snprintf(r + len, sizeof v->result[C_RESOLUTION].measured - len,
+			         "; %llu field%s not checked: codec '%s' is coarser than the field",
+			         (unsigned long long)v->grid_unchecked_fields,
+			         v->grid_unchecked_fields == 1 ? "" : "s", v->codec);
+		}
+	} else if (v->grid_unchecked_fields) {
+		skip(v, C_RESOLUTION, "codec '%s' is coarser than every field's step", v->codec);
+	} else {
+		set(v, C_RESOLUTION, false, exp, "no value received");
+	}
+
+	/* interval and jitter */
+	if (applies(v->proto, C_INTERVAL))
+		finish_intervals(v);
+
+	/* counters */
+	if (!fb_profile_has_counters(p)) {
+		skip(v, C_COUNTERS, "type '%s' has no counter fields (--counter FIELD[:KIND] names one)", m->name);
+	} else {
+		size_t len = (size_t)snprintf(exp, sizeof exp, "cumulative fields never fall:");
+		for (unsigned i = 0, k = 0; i < m->nfields && i < FB_MAX_FIELDS; i++)
+			if (p->counter[i] != FB_COUNTER_NONE && len < sizeof exp)
+				len += (size_t)snprintf(exp + len, sizeof exp - len, "%s %s%s", k++ ? "," : "",
+				                        m->fields[i].name,
+				                        p->counter[i] == FB_COUNTER_DAILY ? " (resets at local midnight)" :
+				                        p->counter[i] == FB_COUNTER_YEARLY ? " (resets at local new year)" : "");
+		if (v->t[C_COUNTERS].checked)
+			tally_result(v, C_COUNTERS, "successive counter values", "fell", "monotonic", exp);
+		else
+			skip(v, C_COUNTERS, "fewer than two decoded reports from one device");
+	}
+
+	/* timestamps */
+	if (applies(v->proto, C_TIMESTAMPS)) {
+		if (v->proto != P_MQTT) {
+			skip(v, C_TIMESTAMPS, "codec '%s' carries no timestamp", v->codec);
+		} else if (!v->ts_seen) {
+			skip(v, C_TIMESTAMPS, "no report carried a timestamp");
+		} else {
+			char sk[32], ah[32], ag[32];
+			fmt_secs(p->skew_us, sk, sizeof sk);
+			fmt_secs(v->ts_max_ahead, ah, sizeof ah);
+			fmt_secs(v->ts_max_age, ag, sizeof ag);
+			snprintf(exp, sizeof exp, "at most %s ahead of the bench's clock, never before the "
+			         "previous report's", sk);
+			snprintf(what, sizeof what, "timestamps (most ahead %s, oldest %s on arrival%s)", ah, ag,
+			         v->ts_missing ? "; some reports carry none" : "");
+			tally_result(v, C_TIMESTAMPS, what, "wrong", "sane", exp);
+		}
+	}
+
+	/* sequence */
+	if (applies(v->proto, C_SEQUENCE)) {
+		if (!v->seq_seen)
+			skip(v, C_SEQUENCE, "reports carry no sample seq");
+		else if (!v->t[C_SEQUENCE].checked)
+			skip(v, C_SEQUENCE, "fewer than two reports with a seq from one device");
+		else {
+			snprintf(what, sizeof what, "successive seqs (%llu skipped: lost or not sent)",
+			         (unsigned long long)v->seq_gaps);
+			tally_result(v, C_SEQUENCE, what, "repeated or went back", "increasing",
+			             "a report's seq above the previous one's");
+		}
+	}
+
+	/* LoRaWAN */
+	if (v->proto == P_LORAWAN) {
+		if (v->t[C_MIC].checked)
+			tally_result(v, C_MIC, "frames", "fail the MIC", "verify",
+			             "every frame's MIC verifies with the device's keys (LoRaWAN 1.0.x §4.4)");
+		else
+			set(v, C_MIC, false, "every frame's MIC verifies", "no frame received");
+		if (v->t[C_FCNT].checked)
+			tally_result(v, C_FCNT, "successive uplinks", "did not increase FCnt", "increasing",
+			             "FCnt strictly increasing between joins");
+		else
+			skip(v, C_FCNT, "fewer than two uplinks from one device in one session");
+		if (v->t[C_DEVNONCE].checked)
+			tally_result(v, C_DEVNONCE, "join requests", "reused a DevNonce", "fresh",
+			             "no DevNonce used twice by a device");
+		else
+			skip(v, C_DEVNONCE, "no join request during the observation (ABP, or joined before)");
+		finish_duty(v);
+	}
+
+	/* Modbus */
+	if (v->proto == P_MODBUS) {
+		snprintf(exp, sizeof exp, "every poll of the map answered with the declared types, no "
+		         "exception");
+		if (v->t[C_MAP].checked)
+			tally_result(v, C_MAP, "polls", "failed", "answered", exp);
+		else
+			set(v, C_MAP, false, exp, "no poll made");
+	}
+}
+
+static void ensure_finished(struct fb_validate *v)
+{
+	if (v->finished)
+		return;
+	fb_time_us last = 0;
+	for (size_t i = 0; i < v->ndevs; i++)
+		if (v->devs[i]->last_recv != FB_TIME_NEVER && v->devs[i]->last_recv > last)
+			last = v->devs[i]->last_recv;
+	fb_validate_finish(v, last, last);
+}
+
+bool fb_validate_passed(struct fb_validate *v)
+{
+	ensure_finished(v);
+	for (int c = 0; c < NCHECKS; c++)
+		if (v->ran[c] && !v->result[c].passed)
+			return false;
+	return true;
+}
+
+static int check_index(const char *name)
+{
+	for (int c = 0; c < NCHECKS; c++)
+		if (!strcmp(check_names[c], name))
+			return c;
+	return -1;
+}
+
+const struct fb_validate_check *fb_validate_check(struct fb_validate *v, const char *name)
+{
+	ensure_finished(v);
+	int c = check_index(name);
+	return c >= 0 && v->ran[c] ? &v->result[c] : NULL;
+}
+
+const char *fb_validate_not_checked(struct fb_validate *v, const char *name)
+{
+	ensure_finished(v);
+	int c = check_index(name);
+	return c >= 0 && !v->ran[c] && v->not_checked[c][0] ? v->not_checked[c] : NULL;
+}
+
+/* ---- reports ---- */
+
+static void counts(struct fb_validate *v, int *run, int *failed)
+{
+	*run = *failed = 0;
+	for (int c = 0; c < NCHECKS; c++)
+		if (v->ran[c]) {
+			(*run)++;
+			*failed += !v->result[c].passed;
+		}
+}
+
+static void write_text(struct fb_validate *v, FILE *out)
+{
+	char dur[32];
+	fb_format_duration(v->ended - v->started, dur, sizeof dur);
+	fprintf(out, "validate: type '%s' over %s%s%s%s%s%s, observed %s\n", v->profile.model->name,
+	        v->proto_name, v->codec[0] ? " (codec " : "", v->codec, v->codec[0] ? ")" : "",
+	        v->source[0] ? " from " : "", v->source, dur);
+	for (int c = 0; c < NCHECKS; c++)
+		if (v->ran[c])
+			fprintf(out, "%s  %-10s  %s; expected: %s\n", v->result[c].passed ? "PASS" : "FAIL",
+			        check_names[c], v->result[c].measured, v->result[c].expected);
+	for (int c = 0; c < NCHECKS; c++)
+		if (!v->ran[c] && v->not_checked[c][0])
+			fprintf(out, "--    %-10s  not checked: %s\n", check_names[c], v->not_checked[c]);
+	int run, failed;
+	counts(v, &run, &failed);
+	if (failed) {
+		fprintf(out, "verdict: FAIL (%d of %d checks failed:", failed, run);
+		for (int c = 0; c < NCHECKS; c++)
+			if (v->ran[c] && !v->result[c].passed)
+				fprintf(out, " %s", check_names[c]);
+		fputs(")\n", out);
+	} else {
+		fprintf(out, "verdict: PASS (%d checks)\n", run);
+	}
+}
+
+json_t *fb_validate_report(struct fb_validate *v)
+{
+	ensure_finished(v);
+	json_t *checks = json_array(), *skipped = json_array(), *devices = json_array();
+	for (int c = 0; c < NCHECKS; c++) {
+		if (v->ran[c])
+			json_array_append_new(checks, json_pack("{s:s, s:s, s:s, s:s}", "name", check_names[c],
+			                                        "status", v->result[c].passed ? "pass" : "fail",
+			                                        "measured", v->result[c].measured,
+			                                        "expected", v->result[c].expected));
+		else if (v->not_checked[c][0])
+			json_array_append_new(skipped, json_pack("{s:s, s:s}", "name", check_names[c],
+			                                         "reason", v->not_checked[c]));
+	}
+	for (size_t i = 0; i < v->ndevs; i++)
+		json_array_append_new(devices, json_pack("{s:s, s:I, s:I}", "id", v->devs[i]->id,
+		                                         "reports", (json_int_t)v->devs[i]->reports,
+		                                         "joins", (json_int_t)v->devs[i]->joins));
+	int run, failed;
+	counts(v, &run, &failed);
+	json_t *profile = json_pack("{s:s, s:f, s:f, s:f, s:s}", "type", v->profile.model->name,
+	                            "interval_s", (double)v->profile.interval_us / FB_US_PER_S,
+	                            "tolerance", v->profile.tolerance,
+	                            "skew_s", (double)v->profile.skew_us / FB_US_PER_S,
+	                            "timezone", v->profile.timezone);
+	return json_pack("{s:s, s:s, s:s*, s:s, s:o, s:f, s:I, s:I, s:o, s:s, s:i, s:i, s:o, s:o}",
+	                 "command", "validate", "protocol", v->proto_name,
+	                 "codec", v->codec[0] ? v->codec : NULL, "source", v->source,
+	                 "profile", profile,
+	                 "duration_s", (double)(v->ended - v->started) / FB_US_PER_S,
+	                 "reports", (json_int_t)v->reports, "joins", (json_int_t)v->joins,
+	                 "devices", devices, "verdict", failed ? "fail" : "pass",
+	                 "checks_run", run, "checks_failed", failed,
+	                 "checks", checks, "not_checked", skipped);
+}
+
+static void xml_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&apos;", out); break;
+		default:
+			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+				fputc(' ', out);   /* not allowed in XML 1.0 */
+			else
+				fputc(*s, out);
+		}
+	}
+}
+
+static void write_junit(struct fb_validate *v, FILE *out)
+{
+	int run, failed, skipped = 0;
+	counts(v, &run, &failed);
+	for (int c = 0; c < NCHECKS; c++)
+		skipped += !v->ran[c] && v->not_checked[c][0];
+	char suite[128];
+	snprintf(suite, sizeof suite, "fleetbench validate %s (%s)", v->profile.model->name, v->proto_name);
+	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"", out);
+	xml_escaped(out, suite);
+	fprintf(out, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
+	        run + skipped, failed, skipped, (double)(v->ended - v->started) / FB_US_PER_S);
+	for (int c = 0; c < NCHECKS; c++) {
+		if (!v->ran[c] && !v->not_checked[c][0])
+			continue;
+		fprintf(out, "    <testcase classname=\"validate.%s\" name=\"%s\"", v->profile.model->name,
+		        check_names[c]);
+		if (!v->ran[c]) {
+			fputs(">\n      <skipped message=\"", out);
+			xml_escaped(out, v->not_checked[c]);
+			fputs("\"/>\n    </testcase>\n", out);
+		} else if (!v->result[c].passed) {
+			fputs(">\n      <failure message=\"", out);
+			xml_escaped(out, v->result[c].measured);
+			fputs("\" type=\"conformance\">measured: ", out);
+			xml_escaped(out, v->result[c].measured);
+			fputs("\nexpected: ", out);
+			xml_escaped(out, v->result[c].expected);
+			fputs("</failure>\n    </testcase>\n", out);
+		} else {
+			fputs(">\n      <system-out>measured: ", out);
+			xml_escaped(out, v->result[c].measured);
+			fputs("\nexpected: ", out);
+			xml_escaped(out, v->result[c].expected);
+			fputs("</system-out>\n    </testcase>\n", out);
+		}
+	}
+	fputs("  </testsuite>\n</testsuites>\n", out);
+}
+
+int fb_validate_write(struct fb_validate *v, enum fb_validate_format fmt, FILE *out)
+{
+	ensure_finished(v);
+	if (fmt == FB_VALIDATE_JSON) {
+		json_t *r = fb_validate_report(v);
+		int rc = r ? json_dumpf(r, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : -1;
+		json_decref(r);
+		if (rc == 0)
+			fputc('\n', out);
+		if (rc)
+			return -1;
+	} else if (fmt == FB_VALIDATE_JUNIT) {
+		write_junit(v, out);
+	} else {
+		write_text(v, out);
+	}
+	return ferror(out) ? -1 : 0;
+}
