@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "harness/cli.h"
+#include "harness/report.h"
 #include "sim/log.h"
 
 static const char usage[] =
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "run", fb_cmd_run }, { "check", fb_cmd_check }, { "types", fb_cmd_types },
 		{ "keys", fb_cmd_keys }, { "regmap", fb_cmd_regmap }, { "decoder", fb_cmd_decoder },
+		{ "report", fb_cmd_report },
 	};
 	const char *names[sizeof cmds / sizeof cmds[0] + 1];
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
