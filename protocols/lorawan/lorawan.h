@@ -83,6 +83,8 @@ struct fb_lw_counters {
 	uint64_t uplinks_sent, uplinks_confirmed, uplinks_acked, retransmissions, ack_timeouts;
 	uint64_t uplinks_unheard, rxpk_sent, rxpk_collided;
 	uint64_t samples_not_joined, too_long, encode_errors;
+	uint64_t held_sent;                /* samples kept during a join, sent after it */
+	uint64_t held_superseded;          /* kept samples replaced by a newer one before the join */
 	uint64_t duty_cycle_deferrals;     /* uplinks delayed to the end of their sub-band's off-time */
 	uint64_t duty_cycle_superseded;    /* a delayed uplink replaced by the device's next sample */
 	uint64_t downlinks_received, downlinks_in_window, downlinks_late, downlinks_unmatched;
@@ -109,6 +111,9 @@ struct fb_lw_placement {
 
 typedef void (*fb_lw_app_fn)(void *arg, uint32_t device, uint8_t fport, const uint8_t *payload,
                              size_t len);
+/* An application uplink left device `device` with the 32-bit FCnt `fcnt` (its first
+ * transmission: not for retransmissions of a confirmed uplink, not for joins). */
+typedef void (*fb_lw_sent_fn)(void *arg, uint32_t device, uint32_t fcnt);
 typedef fb_time_us (*fb_lw_now_fn)(void *arg);
 
 struct fb_lw_net;
@@ -120,12 +125,22 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 /* Opens the gateways' sockets and starts the timers. 0 or -1. */
 int fb_lw_net_start(struct fb_lw_net *n);
 void fb_lw_net_set_app_handler(struct fb_lw_net *n, fb_lw_app_fn fn, void *arg);
+void fb_lw_net_set_sent_handler(struct fb_lw_net *n, fb_lw_sent_fn fn, void *arg);
 /* The virtual clock used to judge late downlinks (default: the last uplink's time). */
 void fb_lw_net_set_clock(struct fb_lw_net *n, fb_lw_now_fn fn, void *arg);
 /* One application uplink of device `device` at virtual time t. Joins first (OTAA): a sample
- * before the join completes is counted and not sent. */
+ * that comes before the join completes starts the join (when idle) and is kept, as a real device
+ * keeps its reading: it is sent once the join-accept arrives (at the join-accept's receive
+ * window), unless a newer sample replaces it first (counted as held_superseded). */
 void fb_lw_net_uplink(struct fb_lw_net *n, uint32_t device, fb_time_us t, const uint8_t *payload,
                       size_t len, uint8_t fport);
+/* Sends the uplinks deferred to a virtual time at or before t (duty cycle, or a sample kept
+ * during a join), in time order, none beyond fb_lw_net_hold_until() (re-read after each: a
+ * confirmed uplink makes virtual time wait for its ACK). The driver calls it when virtual time
+ * reaches t with every earlier sample handed over (the transport: the engine's next event). */
+void fb_lw_net_run_due(struct fb_lw_net *n, fb_time_us t);
+/* The earliest deferred uplink's time, or FB_TIME_NEVER. */
+fb_time_us fb_lw_net_next_due(const struct fb_lw_net *n);
 /* Handles receive windows that ended before t (retransmissions, join retries). */
 void fb_lw_net_advance(struct fb_lw_net *n, fb_time_us t);
 /* Virtual time must stay at or before this until a real peer has answered (the earliest RX1

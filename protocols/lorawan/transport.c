@@ -78,6 +78,9 @@ struct fb_lw_net {
 	bool started;
 	fb_lw_app_fn app_fn;
 	void *app_arg;
+	fb_lw_sent_fn sent_fn;
+	void *sent_arg;
+	bool *held;                        /* per device: a sample waits in last_payload for the join */
 	fb_lw_now_fn now_fn;
 	void *now_arg;
 	fb_time_us last_virtual;
@@ -158,7 +161,15 @@ static int read_hex_u64(const struct fb_ynode *n, const char *what, unsigned dig
 	return 0;
 }
 
+static int config_read(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server);
+
 int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
+{
+	return config_read(c, node, true);
+}
+
+/* need_server false: a --local / --collect target replaces the server, so it may be absent. */
+static int config_read(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server)
 {
 	static const char *const keys[] = {
 		"server", "protocol", "gateways", "activation", "region", "lorawan_version", "keys",
@@ -166,17 +177,19 @@ int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
 		"push_timeout", "push_retries", "reply_grace", "radio", "collisions", NULL
 	};
 	const struct fb_ynode *n;
+	if (!node && !need_server)
+		return 0;
 	if (!node)
 		return fb_error("the 'lorawan' transport needs 'transports: lorawan: server: udp://host:port'");
 	if (fb_ynode_expect(node, FB_Y_MAP, "'transports.lorawan'") < 0
 	    || fb_ynode_check_keys(node, "'transports.lorawan'", keys) < 0)
 		return -1;
 	const char *s;
-	if (!(n = fb_ynode_get(node, "server")))
+	if (!(n = fb_ynode_get(node, "server")) && need_server)
 		return fb_ynode_error(node, "'transports.lorawan' needs 'server' (udp://host:port)");
-	if (fb_ynode_string(n, "'server'", &s) < 0)
+	if (n && fb_ynode_string(n, "'server'", &s) < 0)
 		return -1;
-	if (fb_lw_parse_server(c, s) < 0)
+	if (n && need_server && fb_lw_parse_server(c, s) < 0)
 		return fb_ynode_error(n, "bad 'server' '%s': expected udp://host:port with a resolvable host", s);
 	int64_t iv;
 	if ((n = fb_ynode_get(node, "protocol"))) {
@@ -681,11 +694,12 @@ struct fb_lw_net *fb_lw_net_new(struct ev_loop *loop, const struct fb_lw_config 
 	n->defer = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->defer));
 	n->gw_used = calloc(n->ngws, sizeof(*n->gw_used));
 	n->deferred = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->deferred));
+	n->held = calloc(n->ndevs ? n->ndevs : 1, sizeof(*n->held));
 	for (n->addr_cap = 64; n->addr_cap < 2 * (size_t)n->ndevs; n->addr_cap *= 2)
 		;
 	n->addr_table = calloc(n->addr_cap, sizeof(*n->addr_table));
 	if (!n->gws || !n->recent || !n->recent_pos || !n->flush_list || !n->devs || !n->reach
-	    || !n->active || !n->addr_table || !n->defer || !n->deferred || !n->gw_used)
+	    || !n->active || !n->addr_table || !n->defer || !n->deferred || !n->gw_used || !n->held)
 		goto oom;
 	if (cfg->collisions) {
 		n->air = calloc(n->ngws * ON_AIR, sizeof(*n->air));
@@ -773,6 +787,12 @@ void fb_lw_net_set_app_handler(struct fb_lw_net *n, fb_lw_app_fn fn, void *arg)
 {
 	n->app_fn = fn;
 	n->app_arg = arg;
+}
+
+void fb_lw_net_set_sent_handler(struct fb_lw_net *n, fb_lw_sent_fn fn, void *arg)
+{
+	n->sent_fn = fn;
+	n->sent_arg = arg;
 }
 
 void fb_lw_net_set_clock(struct fb_lw_net *n, fb_lw_now_fn fn, void *arg)
@@ -955,6 +975,17 @@ static void run_deferred(struct fb_lw_net *n, fb_time_us t)
 	}
 }
 
+void fb_lw_net_run_due(struct fb_lw_net *n, fb_time_us t)
+{
+	while (n->ndefer && n->defer[0].at <= t && n->defer[0].at <= fb_lw_net_hold_until(n))
+		run_deferred(n, n->defer[0].at);
+}
+
+fb_time_us fb_lw_net_next_due(const struct fb_lw_net *n)
+{
+	return n->ndefer ? n->defer[0].at : FB_TIME_NEVER;
+}
+
 void fb_lw_net_advance(struct fb_lw_net *n, fb_time_us t)
 {
 	run_deferred(n, t);
@@ -1002,7 +1033,16 @@ void fb_lw_net_uplink(struct fb_lw_net *n, uint32_t device, fb_time_us t, const 
 	if (t > n->last_virtual)
 		n->last_virtual = t;
 	if (d->state != FB_LW_DEV_JOINED) {
+		/* the device keeps the reading and sends it once joined (deliver()); a newer reading
+		 * replaces it */
 		n->c.samples_not_joined++;
+		if (n->held[local])
+			n->c.held_superseded++;
+		size_t keep = len < sizeof(d->last_payload) ? len : sizeof(d->last_payload);
+		memcpy(d->last_payload, payload, keep);
+		d->last_payload_len = (uint8_t)keep;
+		d->last_fport = fport;
+		n->held[local] = true;
 		if (d->state == FB_LW_DEV_IDLE)
 			try_join(n, local, t);
 		return;
@@ -1044,6 +1084,8 @@ static void send_data(struct fb_lw_net *n, uint32_t local, fb_time_us t, const u
 	n->c.uplinks_sent++;
 	if (confirmed)
 		n->c.uplinks_confirmed++;
+	if (n->sent_fn)
+		n->sent_fn(n->sent_arg, d->index, d->fcnt_up - 1);
 	transmit(n, local, &n->tx);
 }
 
@@ -1073,6 +1115,17 @@ static void deliver(struct fb_lw_net *n, uint32_t local, const struct fb_lw_dl_i
 	if (res == FB_LW_DL_JOINED) {
 		n->c.joins_accepted++;
 		addr_put(n, d->id.dev_addr, local);
+		if (n->held[local]) {
+			/* the reading kept during the join goes out once virtual time reaches the
+			 * join-accept's window (fb_lw_net_run_due, or the next uplink): the accept
+			 * arrives in wall time, and sending "in the future" here would push the
+			 * network's clock past other devices' receive windows */
+			n->held[local] = false;
+			n->c.held_sent++;
+			fb_time_us at = d->tx_end + FB_LW_JOIN_ACCEPT_DELAY1_US;
+			n->deferred[local] = true;
+			defer_push(n, at > n->last_virtual ? at : n->last_virtual, local);
+		}
 		return;
 	}
 	if (res == FB_LW_DL_BAD_MAC) {
@@ -1256,10 +1309,12 @@ void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out)
 	        (unsigned long long)c->joins_requested, (unsigned long long)c->joins_accepted,
 	        (unsigned long long)c->joins_failed);
 	fprintf(out, "lorawan: uplinks sent %llu (confirmed %llu, acked %llu, retransmissions %llu, "
-	        "unheard %llu), samples before join %llu, duty-cycle deferrals %llu (superseded %llu)\n",
+	        "unheard %llu), samples before join %llu (sent once joined %llu, replaced %llu), "
+	        "duty-cycle deferrals %llu (superseded %llu)\n",
 	        (unsigned long long)c->uplinks_sent, (unsigned long long)c->uplinks_confirmed,
 	        (unsigned long long)c->uplinks_acked, (unsigned long long)c->retransmissions,
 	        (unsigned long long)c->uplinks_unheard, (unsigned long long)c->samples_not_joined,
+	        (unsigned long long)c->held_sent, (unsigned long long)c->held_superseded,
 	        (unsigned long long)c->duty_cycle_deferrals, (unsigned long long)c->duty_cycle_superseded);
 	if (n->cfg.collisions)
 		fprintf(out, "lorawan: receptions lost to collisions %llu\n", (unsigned long long)c->rxpk_collided);
@@ -1287,7 +1342,7 @@ json_t *fb_lw_net_report(const struct fb_lw_net *n)
 	json_t *hist = json_array();
 	for (int i = 0; i < FB_LW_RTT_BUCKETS; i++)
 		json_array_append_new(hist, json_integer((json_int_t)g.rtt_hist[i]));
-	return json_pack("{s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+	json_t *r = json_pack("{s:i,s:i,s:b,s:{s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 	                 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}}",
 	                 "gateways", (int)n->ngws, "devices", (int)n->ndevs,
 	                 "duty_cycle_compliant", n->cfg.duty_cycle,
@@ -1316,6 +1371,12 @@ json_t *fb_lw_net_report(const struct fb_lw_net *n)
 	                 "tx_ack_errors", (json_int_t)g.tx_ack_errors,
 	                 "bad_datagrams", (json_int_t)g.bad_datagrams,
 	                 "push_ack_rtt_log2_us", hist);
+	json_t *up = r ? json_object_get(r, "uplinks") : NULL;
+	if (up) {
+		json_object_set_new(up, "held_sent", json_integer((json_int_t)c->held_sent));
+		json_object_set_new(up, "held_superseded", json_integer((json_int_t)c->held_superseded));
+	}
+	return r;
 }
 
 void fb_lw_net_free(struct fb_lw_net *n)
@@ -1339,6 +1400,7 @@ void fb_lw_net_free(struct fb_lw_net *n)
 	free(n->air_pos);
 	free(n->defer);
 	free(n->deferred);
+	free(n->held);
 	free(n->gw_used);
 	free(n->flush_list);
 	free(n->devs);
@@ -1358,6 +1420,8 @@ struct pending_up {
 	uint8_t fport, len;
 	fb_time_us t;
 	uint8_t payload[242];
+	struct fb_sample s;                 /* for env.sent(): values point into `values` */
+	double values[FB_MAX_FIELDS];
 };
 
 /* The field DevStatusAns takes the battery level from: a number named battery* (waste's
@@ -1379,6 +1443,10 @@ struct fb_transport {
 	const struct fb_codec **codec_of;   /* per local device (NULL: not a lorawan fleet) */
 	uint8_t *fport_of;
 	int16_t *battery_of;                /* the model's battery field, -1: mains powered */
+	/* per local device: the sample whose payload the device holds (sent now, deferred by the
+	 * duty cycle or kept during a join), declared through env.sent when it leaves */
+	struct fb_sample *slot;
+	double *slot_values;                /* FB_MAX_FIELDS per local device with a codec */
 	uint32_t first, count;
 	uint8_t payload[256];
 	bool drained;
@@ -1387,6 +1455,31 @@ struct fb_transport {
 };
 
 static const char *const lw_codecs[] = { "binary", "lpp", NULL };
+
+/* The device transmitted the sample it holds: declare it to the bench (FCnt = its identity). */
+static void on_sent(void *arg, uint32_t device, uint32_t fcnt)
+{
+	struct fb_transport *t = arg;
+	uint32_t local = device - t->first;
+	if (device < t->first || local >= t->count || !t->slot[local].model)
+		return;
+	t->env.sent(t->env.sent_arg, "lorawan", &t->slot[local], fcnt);
+}
+
+/* Hands one sample to the device, remembering it for on_sent. */
+static void uplink(struct fb_transport *t, const struct fb_sample *s, const uint8_t *payload,
+                   size_t len, uint8_t fport)
+{
+	uint32_t local = s->device - t->first;
+	if (t->slot) {
+		double *v = t->slot_values + (size_t)local * FB_MAX_FIELDS;
+		unsigned nf = s->model->nfields < FB_MAX_FIELDS ? s->model->nfields : FB_MAX_FIELDS;
+		memcpy(v, s->values, nf * sizeof(*v));
+		t->slot[local] = *s;
+		t->slot[local].values = v;
+	}
+	fb_lw_net_uplink(t->net, s->device, s->t, payload, len, fport);
+}
 
 
 static void app_downlink(void *arg, uint32_t device, uint8_t fport, const uint8_t *payload, size_t len)
@@ -1425,9 +1518,20 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	const struct fb_scenario *sc = env->scenario;
 	struct fb_lw_config cfg;
 	fb_lw_config_defaults(&cfg);
-	if (fb_lw_config_read(&cfg, config) < 0) {
+	if (config_read(&cfg, config, !env->target) < 0) {
 		fb_lw_config_release(&cfg);
 		return NULL;
+	}
+	if (env->target) {
+		/* --local / --collect: the gateways talk to this server instead */
+		char url[160];
+		snprintf(url, sizeof(url), "udp://%s", env->target);
+		if (strlen(env->target) > 120 || fb_lw_parse_server(&cfg, url) < 0) {
+			fb_lw_config_release(&cfg);
+			fb_error("lorawan: bad target '%s': expected host:port with a resolvable host",
+			         env->target);
+			return NULL;
+		}
 	}
 	struct fb_transport *t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -1523,6 +1627,18 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	/* the network's virtual "now" is its last uplink's time (not the engine's, which may have
 	 * run a batch ahead while samples wait in the FIFO) */
 	fb_lw_net_set_app_handler(t->net, app_downlink, t);
+	if (env->sent) {
+		t->slot = calloc(cnt, sizeof(*t->slot));
+		t->slot_values = calloc(cnt * FB_MAX_FIELDS, sizeof(*t->slot_values));
+		if (!t->slot || !t->slot_values) {
+			fb_error("out of memory");
+			fb_lw_net_free(t->net);
+			free(t->slot);
+			free(t->slot_values);
+			goto fail;
+		}
+		fb_lw_net_set_sent_handler(t->net, on_sent, t);
+	}
 	return t;
 fail:
 	free(lat);
@@ -1570,13 +1686,14 @@ static void pump(struct fb_transport *t)
 		struct pending_up *p = &t->pend[t->pend_head];
 		if (p->t >= fb_lw_net_hold_until(t->net))
 			return;
-		fb_lw_net_uplink(t->net, p->device, p->t, p->payload, p->len, p->fport);
+		p->s.values = p->values;
+		uplink(t, &p->s, p->payload, p->len, p->fport);
 		t->pend_head = (t->pend_head + 1) % t->pend_cap;
 		t->pend_len--;
 	}
 }
 
-static int enqueue(struct fb_transport *t, uint32_t device, fb_time_us when, const uint8_t *payload,
+static int enqueue(struct fb_transport *t, const struct fb_sample *s, const uint8_t *payload,
                    size_t len, uint8_t fport)
 {
 	if (t->pend_len == t->pend_cap) {
@@ -1592,9 +1709,13 @@ static int enqueue(struct fb_transport *t, uint32_t device, fb_time_us when, con
 		t->pend_head = 0;
 	}
 	struct pending_up *p = &t->pend[(t->pend_head + t->pend_len) % t->pend_cap];
-	p->device = device;
-	p->t = when;
+	p->device = s->device;
+	p->t = s->t;
 	p->fport = fport;
+	p->s = *s;
+	unsigned nf = s->model->nfields < FB_MAX_FIELDS ? s->model->nfields : FB_MAX_FIELDS;
+	memcpy(p->values, s->values, nf * sizeof(*p->values));
+	p->s.values = p->values;
 	p->len = (uint8_t)(len < sizeof(p->payload) ? len : sizeof(p->payload));
 	memcpy(p->payload, payload, p->len);
 	t->pend_len++;
@@ -1629,11 +1750,11 @@ static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 	/* a reply is awaited before this sample's time: it waits its turn (the engine may run a
 	 * batch past the hold; busy() stops it until the FIFO empties) */
 	if (t->pend_len || s->t >= fb_lw_net_hold_until(t->net)) {
-		if (enqueue(t, s->device, s->t, t->payload, (size_t)len, t->fport_of[local]) == 0)
+		if (enqueue(t, s, t->payload, (size_t)len, t->fport_of[local]) == 0)
 			return;
 		t->net->c.encode_errors++;
 	}
-	fb_lw_net_uplink(t->net, s->device, s->t, t->payload, (size_t)len, t->fport_of[local]);
+	uplink(t, s, t->payload, (size_t)len, t->fport_of[local]);
 }
 
 static bool lw_busy(struct fb_transport *t)
@@ -1645,6 +1766,12 @@ static bool lw_busy(struct fb_transport *t)
 static fb_time_us lw_hold_until(struct fb_transport *t)
 {
 	pump(t);
+	if (!t->pend_len && t->env.engine) {
+		/* every sample before the engine's next event has been handed over: the uplinks
+		 * deferred to before it (duty cycle, kept during a join) are due now */
+		fb_time_us next = fb_engine_next_time(t->env.engine);
+		fb_lw_net_run_due(t->net, next != FB_TIME_NEVER ? next : fb_engine_end(t->env.engine));
+	}
 	return fb_lw_net_hold_until(t->net);
 }
 
@@ -1680,6 +1807,8 @@ static void lw_free(struct fb_transport *t)
 	free(t->codec_of);
 	free(t->fport_of);
 	free(t->battery_of);
+	free(t->slot);
+	free(t->slot_values);
 	free(t->pend);
 	free(t);
 }

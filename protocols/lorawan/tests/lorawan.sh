@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: `fleetbench run` with LoRaWAN fleets against the lora-packet oracle network server
 # (ci/oracles/lns-oracle.js) on a free loopback port. OTAA joins of every device, confirmed
-# uplinks all verified (MIC) and decrypted by lora-packet, one per trace sample after the join;
+# uplinks all verified (MIC) and decrypted by lora-packet, one per trace sample (the sample that starts a
+# device's join is kept and sent once joined);
 # a LinkADRReq that moves the DR; an application downlink that dims a street light (seen in its
 # next trace samples); DevNonce never reused across two runs with one --state file; bad
 # `transports.lorawan` settings exit 2 with file:line:col; every uplink decodes to its trace sample
@@ -68,7 +69,7 @@ YAML
 
 $FB run "$T/lw.yaml" --speed max --out "$T/trace1.jsonl" --state "$T/state" > "$T/run1.out" 2> "$T/run1.err" ||
   fail "run 1 exited $?: $(cat "$T/run1.err")"
-wait_lines "$T/ns.jsonl" '"event":"uplink"' $(($(wc -l < "$T/trace1.jsonl") - 12))
+wait_lines "$T/ns.jsonl" '"event":"uplink"' "$(wc -l < "$T/trace1.jsonl")"
 cp "$T/ns.jsonl" "$T/ns1.jsonl"
 joins=$(grep -c '"event":"join"' "$T/ns.jsonl")
 [ "$joins" -eq 12 ] || fail "expected 12 joins, got $joins"
@@ -77,8 +78,12 @@ ups=$(grep '"event":"uplink"' "$T/ns.jsonl" | grep -c '"mic_ok":true')
 bad=$(grep '"event":"uplink"' "$T/ns.jsonl" | grep -c '"mic_ok":false')
 [ "$bad" -eq 0 ] || fail "$bad uplinks failed the MIC"
 samples=$(wc -l < "$T/trace1.jsonl")
-# every sample after its device's join is an uplink (the first sample of each device joins)
-[ "$ups" -eq $((samples - 12)) ] || fail "oracle saw $ups uplinks for $samples samples"
+# every sample is an uplink: the first sample of each device starts its join, waits for the
+# join-accept and goes out with FCnt 0
+[ "$ups" -eq "$samples" ] || fail "oracle saw $ups uplinks for $samples samples"
+[ "$(grep '"event":"uplink"' "$T/ns.jsonl" | grep -c '"fcnt":0,')" -eq 12 ] || fail "not every device sent FCnt 0"
+grep -q 'samples before join 12 (sent once joined 12, replaced 0)' "$T/run1.err" ||
+  fail "kept samples: $(grep 'before join' "$T/run1.err")"
 grep '"event":"uplink"' "$T/ns.jsonl" | grep '"fcnt":3,' | grep -q '"datr":"SF9BW125"' ||
   fail "no uplink moved to DR3 (SF9) after the LinkADRReq"
 grep -q 'lorawan: joins requested 12, accepted 12, failed 0' "$T/run1.err" ||
@@ -91,7 +96,8 @@ node ci/oracles/lorawan-trace-check.js --ns "$T/ns1.jsonl" --trace "$T/trace1.js
 grep -q "\"checked\":$ups,\"binary\":$ups," "$T/check1.json" || fail "not every uplink checked: $(cat "$T/check1.json")"
 
 # The dimming command reached the street lights and the engine applied it.
-grep -q 'lorawan: downlinks 120 (in window 120, late 0, unmatched 0, bad MIC 0, app 12)' "$T/run1.err" ||
+# 12 join-accepts and an ACK for each of the 120 confirmed uplinks, every one in its window
+grep -q 'lorawan: downlinks 132 (in window 132, late 0, unmatched 0, bad MIC 0, app 12)' "$T/run1.err" ||
   fail "downlinks: $(grep 'lorawan: downlinks' "$T/run1.err")"
 grep -q 'lorawan: commands applied 8, rejected 4' "$T/run1.err" ||
   fail "commands (8 lights take it, 4 noise meters have no field 1 to write): $(grep 'lorawan: commands' "$T/run1.err")"
@@ -110,16 +116,16 @@ grep -q 'lorawan: joins requested 12, accepted 12' "$T/run2.err" || fail "run 2 
 # Run 3, Cayenne LPP payloads (same state file: fresh DevNonces): decoded by a Cayenne LPP decoder
 # in node, channel N = field N-1, equal to the trace at the LPP type's resolution (saturated at
 # its range, as lpp.h documents).
-wait_lines "$T/ns.jsonl" '"event":"uplink"' $((ups + $(wc -l < "$T/trace2.jsonl") - 12))
+wait_lines "$T/ns.jsonl" '"event":"uplink"' $((ups + $(wc -l < "$T/trace2.jsonl")))
 n2=$(wc -l < "$T/ns.jsonl")
 up2=$(grep -c '"event":"uplink"' "$T/ns.jsonl")
 sed 's/payload: binary/payload: lpp/' "$T/lw.yaml" > "$T/lpp.yaml"
 $FB run "$T/lpp.yaml" --speed max --out "$T/trace3.jsonl" --state "$T/state" > "$T/run3.out" 2> "$T/run3.err" ||
   fail "run 3 exited $?: $(cat "$T/run3.err")"
-wait_lines "$T/ns.jsonl" '"event":"uplink"' $((up2 + $(wc -l < "$T/trace3.jsonl") - 12))
+wait_lines "$T/ns.jsonl" '"event":"uplink"' $((up2 + $(wc -l < "$T/trace3.jsonl")))
 tail -n +$((n2 + 1)) "$T/ns.jsonl" > "$T/ns3.jsonl"
 ups3=$(grep '"event":"uplink"' "$T/ns3.jsonl" | grep -c '"fport":2,"mic_ok":true')
-[ "$ups3" -eq $(($(wc -l < "$T/trace3.jsonl") - 12)) ] || fail "run 3: $ups3 LPP uplinks"
+[ "$ups3" -eq "$(wc -l < "$T/trace3.jsonl")" ] || fail "run 3: $ups3 LPP uplinks"
 node ci/oracles/lorawan-trace-check.js --ns "$T/ns3.jsonl" --trace "$T/trace3.jsonl" --keys "$T/keys.csv" \
   > "$T/check3.json" || fail "LPP payloads vs trace: $(cat "$T/check3.json")"
 grep -q "\"checked\":$ups3,\"binary\":0,\"lpp\":$ups3," "$T/check3.json" || fail "not every LPP uplink checked: $(cat "$T/check3.json")"
@@ -138,7 +144,7 @@ sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$dport|" -e 's/duration: 20m/dur
     "$T/lw.yaml" > "$T/ds.yaml"
 $FB run "$T/ds.yaml" --speed max --out "$T/trace4.jsonl" --state "$T/state4" > "$T/run4.out" 2> "$T/run4.err" ||
   fail "run 4 exited $?: $(cat "$T/run4.err")"
-wait_lines "$T/ds.jsonl" '"event":"uplink"' $(($(wc -l < "$T/trace4.jsonl") - 5))
+wait_lines "$T/ds.jsonl" '"event":"uplink"' "$(wc -l < "$T/trace4.jsonl")"
 node - "$T/ds.jsonl" "$T/trace4.jsonl" "$T/keys.csv" > "$T/ds.check" <<'JS' || fail "DevStatusAns: $(cat "$T/ds.check")"
 "use strict";
 const fs = require("fs");
@@ -185,7 +191,7 @@ $FB run "$T/sh.yaml" --speed max --shard 1/2 --out "$T/sh1.jsonl" --state "$T/sh
   fail "shard 1 exited $?: $(cat "$T/sh1.err")"
 wait $sh0 || fail "shard 0 exited: $(cat "$T/sh0.err")"
 cat "$T/sh0.jsonl" "$T/sh1.jsonl" > "$T/sh.trace"
-wait_lines "$T/sh.jsonl" '"event":"uplink"' $(($(wc -l < "$T/sh.trace") - 12))
+wait_lines "$T/sh.jsonl" '"event":"uplink"' "$(wc -l < "$T/sh.trace")"
 gws=$(grep '"event":"pull_data"' "$T/sh.jsonl" | grep -o '"gw":"[0-9a-f]*"' | sort -u | tr '\n' ' ')
 [ "$gws" = '"gw":"02fbfffe00000000" "gw":"02fbffff00000000" ' ] ||
   fail "shard gateways: $(grep pull_data "$T/sh.jsonl")"
@@ -196,7 +202,7 @@ for k in 0 1; do
 done
 node ci/oracles/lorawan-trace-check.js --ns "$T/sh.jsonl" --trace "$T/sh.trace" --keys "$T/keys.csv" \
   > "$T/sh.check" || fail "sharded payloads vs trace: $(cat "$T/sh.check")"
-grep -q "\"checked\":$(($(wc -l < "$T/sh.trace") - 12))," "$T/sh.check" || fail "sharded uplinks missing: $(cat "$T/sh.check")"
+grep -q "\"checked\":$(wc -l < "$T/sh.trace")," "$T/sh.check" || fail "sharded uplinks missing: $(cat "$T/sh.check")"
 
 # Bad settings: located errors, exit 2.
 sed 's/activation: otaa/activation: otta/' "$T/lw.yaml" > "$T/bad.yaml"
