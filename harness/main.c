@@ -3,6 +3,7 @@
 #include <string.h>
 #include "harness/cli.h"
 #include "harness/report.h"
+#include "harness/validate.h"
 #include "sim/log.h"
 
 static const char usage[] =
@@ -18,6 +19,8 @@ static const char usage[] =
 "                   chirpstack, tts)\n"
 "  regmap TYPE      the Modbus register map a simulated device serves (md, csv)\n"
 "  decoder TYPE     the JavaScript payload decoder for the LoRaWAN binary payload\n"
+"  validate         play the platform for a real device (--mqtt, --lorawan-listen, --modbus)\n"
+"                   and check its traffic against its type's profile: a conformance report\n"
 "\n"
 "  fleetbench <command> --help   help on one command\n"
 "  fleetbench --version          version\n"
@@ -42,7 +45,7 @@ int main(int argc, char **argv)
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "run", fb_cmd_run }, { "check", fb_cmd_check }, { "types", fb_cmd_types },
 		{ "keys", fb_cmd_keys }, { "regmap", fb_cmd_regmap }, { "decoder", fb_cmd_decoder },
-		{ "report", fb_cmd_report },
+		{ "report", fb_cmd_report }, { "validate", fb_cmd_validate },
 	};
 	const char *names[sizeof cmds / sizeof cmds[0] + 1];
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

@@ -80,7 +80,7 @@ void fb_profile_print(const struct fb_profile *p, FILE *out)
 	        skew);
 	for (unsigned i = 0; i < m->nfields; i++) {
 		const struct fb_field *f = &m->fields[i];
-		fprintf(out, "  %-18s %-8s %g..%g", f->name, f->unit ? f->unit : "", f->min, f->max);
+		fprintf(out, "  %-18s %-8s %.10g..%.10g", f->name, f->unit ? f->unit : "", f->min, f->max);
 		if (f->kind == FB_FIELD_NUMBER)
 			fprintf(out, " step %g", f->resolution);
 		else if (f->kind == FB_FIELD_INTEGER)
@@ -90,7 +90,7 @@ void fb_profile_print(const struct fb_profile *p, FILE *out)
 		else
 			fputs(" enum", out);
 		if (i < FB_MAX_FIELDS && p->counter[i] != FB_COUNTER_NONE)
-			fprintf(out, ", counter (%s)", fb_counter_kind_name(p->counter[i]));
+			fprintf(out, ", counter (%s)", p->counter[i] == FB_COUNTER_DAILY ? "resets at local midnight" : p->counter[i] == FB_COUNTER_YEARLY ? "resets at local new year" : "never falls");
 		fputc('\n', out);
 	}
 }
