@@ -5,6 +5,7 @@
 
 /* Each collector adds its line here when it lands. */
 static const struct fb_collector_ops *const collectors[] = {
+	&fb_collector_mqtt,
 	NULL
 };
 

@@ -1,0 +1,384 @@
+/* The MQTT collector end to end, in one process on one loop: a real mosquitto on a free port,
+ * the mqtt transport publishing a small scenario's fleets in every MQTT codec (json, senml, ul,
+ * fiware-json, Sparkplug B with aliases), and the collector subscribed on filters it derives
+ * from the scenario. The test's sink checks that every message the transport declared (env.sent)
+ * arrives once with every field's exact value; then a plain client (mosquitto_pub) publishes one
+ * payload twice (a duplicate: observed twice more), a sample declared and never published (a
+ * drop: never observed), garbage on a device's topic (undecodable), an unknown device; and a
+ * second collector for half of the devices counts the other half as foreign. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <ev.h>
+#include <jansson.h>
+#include "harness/collect.h"
+#include "harness/peer.h"
+#include "protocols/codec.h"
+#include "protocols/mqtt/transport.h"
+#include "sim/engine.h"
+#include "sim/scenario.h"
+
+#define MAX_MSGS 4096
+
+struct expected {
+	uint32_t device;
+	uint64_t key;
+	unsigned nfields;
+	double values[FB_MAX_FIELDS];
+	unsigned seen;              /* observations of this (device, key) */
+};
+
+struct world {
+	struct ev_loop *loop;
+	struct fb_scenario *sc;
+	struct fb_engine *e;
+	struct fb_transport *tr;
+	struct expected exp[MAX_MSGS];
+	size_t nexp;
+	size_t observed, unmatched, undecodable, unknown, bad_values, flagged;
+};
+
+static char tmpdir[256];
+static struct fb_peer broker;
+static struct fb_mosquitto_opts mopts;
+static struct world W;
+
+static fb_time_us wall_of(void *arg, fb_time_us t)
+{
+	(void)arg;
+	(void)t;
+	return fb_wall_now_us();
+}
+
+static void on_sent(void *arg, const char *proto, const struct fb_sample *s, uint64_t key)
+{
+	struct world *w = arg;
+	assert_string_equal(proto, "mqtt");
+	assert_true(w->nexp < MAX_MSGS);
+	struct expected *x = &w->exp[w->nexp++];
+	x->device = s->device;
+	x->key = key;
+	x->nfields = s->model->nfields;
+	memcpy(x->values, s->values, s->model->nfields * sizeof *s->values);
+	x->seen = 0;
+}
+
+static struct expected *find(struct world *w, uint32_t device, uint64_t key)
+{
+	for (size_t i = 0; i < w->nexp; i++)
+		if (w->exp[i].device == device && w->exp[i].key == key)
+			return &w->exp[i];
+	return NULL;
+}
+
+static void on_obs(void *arg, const struct fb_obs *o)
+{
+	struct world *w = arg;
+	assert_string_equal(o->proto, "mqtt");
+	assert_true(o->recv_wall > 0);
+	w->observed++;
+	if (o->flags & FB_OBS_UNKNOWN_DEVICE) {
+		assert_int_equal(o->device, FB_OBS_NO_DEVICE);
+		w->unknown++;
+		return;
+	}
+	if (o->flags & FB_OBS_UNDECODABLE) {
+		w->undecodable++;
+		return;
+	}
+	if (o->flags)
+		w->flagged++;
+	struct expected *x = find(w, o->device, o->key);
+	if (!x) {
+		w->unmatched++;
+		return;
+	}
+	x->seen++;
+	assert_non_null(o->model);
+	assert_int_equal(o->nvalues, x->nfields);
+	for (unsigned i = 0; i < x->nfields; i++) {
+		if (!(o->present >> i & 1) ||
+		    fabs(o->values[i] - x->values[i]) > o->tolerance[i] + 1e-9) {
+			w->bad_values++;
+			print_message("device %u key %llu field %u: sent %.10g got %.10g (present %d)\n",
+			              o->device, (unsigned long long)o->key, i, x->values[i], o->values[i],
+			              (int)(o->present >> i & 1));
+			break;
+		}
+	}
+}
+
+static void on_obs_count_only(void *arg, const struct fb_obs *o)
+{
+	size_t *n = arg;
+	(void)o;
+	(*n)++;
+}
+
+static void engine_sink(void *arg, const struct fb_sample *s)
+{
+	struct world *w = arg;
+	fb_transport_mqtt.send(w->tr, s);
+}
+
+static void tick(struct ev_loop *l, ev_timer *t, int revents)
+{
+	(void)l;
+	(void)t;
+	(void)revents;
+}
+
+/* Runs the loop (one turn at a time, woken at least every 5 ms) until cond() or timeout_ms of
+ * wall time. */
+static bool spin(bool (*cond)(void *), void *arg, int timeout_ms)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(W.loop, &t);
+	fb_time_us until = fb_wall_now_us() + (fb_time_us)timeout_ms * 1000;
+	bool ok = true;
+	while (!cond(arg)) {
+		if (fb_wall_now_us() > until) {
+			ok = false;
+			break;
+		}
+		ev_run(W.loop, EVRUN_ONCE);
+	}
+	ev_timer_stop(W.loop, &t);
+	return ok;
+}
+
+struct col { const struct fb_collector_ops *ops; struct fb_collector *c; };
+
+static bool col_ready(void *arg)
+{
+	struct col *c = arg;
+	return c->ops->ready(c->c);
+}
+
+static bool tr_ready(void *arg)
+{
+	(void)arg;
+	return fb_transport_mqtt.ready(W.tr);
+}
+
+static bool tr_drained(void *arg)
+{
+	(void)arg;
+	return fb_transport_mqtt.drain(W.tr);
+}
+
+static bool all_seen(void *arg)
+{
+	struct world *w = arg;
+	for (size_t i = 0; i < w->nexp; i++)
+		if (!w->exp[i].seen)
+			return false;
+	return true;
+}
+
+static size_t want_observed;
+
+static bool observed_reaches(void *arg)
+{
+	struct world *w = arg;
+	return w->observed >= want_observed;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_int_equal(fb_peer_tmpdir("fb-collect", tmpdir, sizeof tmpdir), 0);
+	mopts = (struct fb_mosquitto_opts){ .dir = tmpdir };
+	assert_int_equal(fb_mosquitto_start(&broker, &mopts), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	fb_peer_stop(&broker, 2000);
+	fb_peer_rmtree(tmpdir);
+	return 0;
+}
+
+static void pub(const char *topic, const void *payload, size_t len)
+{
+	char port[8], path[512];
+	snprintf(port, sizeof port, "%u", mopts.port);
+	snprintf(path, sizeof path, "%s/payload.bin", tmpdir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(payload, 1, len, f);
+	fclose(f);
+	const char *argv[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topic,
+	                       "-f", path, NULL };
+	assert_int_equal(fb_peer_run(argv, 10000), 0);
+}
+
+static void every_message_arrives_with_its_values(void **state)
+{
+	(void)state;
+	char yaml[4096], path[512];
+	snprintf(yaml, sizeof yaml,
+	         "name: collect-e2e\nseed: 11\nstart: 2026-06-01T00:00:00+02:00\nduration: 2h\n"
+	         "sites:\n"
+	         "  - {id: euromed, name: Euromed, lat: 43.3, lon: 5.37, radius: 500m}\n"
+	         "  - {id: aix-centre, name: Aix, lat: 43.52, lon: 5.44, radius: 500m}\n"
+	         "transports:\n"
+	         "  mqtt:\n"
+	         "    url: mqtt://127.0.0.1:%u\n"
+	         "    version: 5\n"
+	         "    connection: per-site\n"
+	         "    topic: \"amp/{site}/{type}/{device}\"\n"
+	         "    qos: 1\n"
+	         "    aliases: true\n"
+	         "fleets:\n"
+	         "  - {type: noise, count: 4, site: euromed, transport: mqtt, codec: json, interval: 5m}\n"
+	         "  - {type: waste, count: 3, site: aix-centre, transport: mqtt, codec: senml, interval: 10m}\n"
+	         "  - {type: water-level, count: 3, site: aix-centre, transport: mqtt, codec: ul,"
+	         " interval: 10m, params: {apikey: amp-water}}\n"
+	         "  - {type: bike-counter, count: 2, site: euromed, transport: mqtt, codec: fiware-json,"
+	         " interval: 15m, params: {apikey: amp-bike}}\n"
+	         "  - {type: streetlight, count: 3, site: euromed, transport: mqtt, codec: sparkplug,"
+	         " interval: 10m}\n",
+	         mopts.port);
+	snprintf(path, sizeof path, "%s/collect.yaml", tmpdir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(yaml, f);
+	fclose(f);
+
+	struct world *w = &W;
+	memset(w, 0, sizeof *w);
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	struct fb_load_opts lo = { .extra_params = fb_transport_mqtt.extra_params };
+	w->sc = fb_scenario_load(path, &lo);
+	assert_non_null(w->sc);
+	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
+	assert_non_null(w->e);
+	uint32_t ndev = (uint32_t)w->sc->ndevices;
+
+	/* the collector for every device, and one for the first half (the rest is foreign to it) */
+	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
+	assert_non_null(ops);
+	char url[64];
+	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
+	struct fb_collect_cfg cfg = { .url = url };
+	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc, .first_device = 0,
+	                               .device_count = ndev, .sink = on_obs, .sink_arg = w,
+	                               .wall_of = wall_of };
+	struct col all = { ops, ops->create(&cenv, &cfg) };
+	assert_non_null(all.c);
+	size_t half_obs = 0;
+	struct fb_collect_env henv = cenv;
+	henv.device_count = ndev / 2;
+	henv.sink = on_obs_count_only;
+	henv.sink_arg = &half_obs;
+	struct col half = { ops, ops->create(&henv, &cfg) };
+	assert_non_null(half.c);
+	assert_int_equal(ops->start(all.c), 0);
+	assert_int_equal(ops->start(half.c), 0);
+	assert_true(spin(col_ready, &all, 5000));
+	assert_true(spin(col_ready, &half, 5000));
+
+	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
+	                                 .shard_index = 0, .shard_count = 1, .wall_of = wall_of,
+	                                 .sent = on_sent, .sent_arg = w };
+	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
+	assert_non_null(w->tr);
+	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
+	assert_true(spin(tr_ready, NULL, 5000));
+	fb_engine_set_sink(w->e, engine_sink, w);
+	/* max speed, as `run` does: batches between loop turns, held while the transport is busy */
+	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
+		if (!fb_transport_mqtt.busy(w->tr))
+			fb_engine_run(w->e, FB_TIME_NEVER, 64);
+		ev_run(w->loop, EVRUN_NOWAIT);
+	}
+	assert_true(spin(tr_drained, NULL, 5000));
+	assert_true(w->nexp > 100);
+	assert_true(spin(all_seen, w, 10000));
+	/* exactly once each, every value exact; nothing else */
+	for (size_t i = 0; i < w->nexp; i++)
+		if (w->exp[i].seen != 1)
+			fail_msg("device %u key %llu observed %u times", w->exp[i].device,
+			         (unsigned long long)w->exp[i].key, w->exp[i].seen);
+	assert_int_equal(w->bad_values, 0);
+	assert_int_equal(w->flagged, 0);
+	assert_int_equal(w->unmatched, 0);
+	assert_int_equal(w->undecodable + w->unknown, 0);
+	assert_int_equal(w->observed, w->nexp);
+	json_t *rep = ops->report(all.c);
+	/* Sparkplug: a DBIRTH per device (its first sample), a DDEATH per device at the end */
+	assert_int_equal(json_integer_value(json_object_get(rep, "sparkplug_dbirth")), 3);
+	assert_int_equal(json_integer_value(json_object_get(rep, "sparkplug_ddeath")), 3);
+	json_decref(rep);
+
+	/* the half collector: what it observed plus what it counted foreign is everything */
+	rep = ops->report(half.c);
+	size_t foreign = (size_t)json_integer_value(json_object_get(rep, "foreign"));
+	json_decref(rep);
+	size_t in_half = 0;
+	for (size_t i = 0; i < w->nexp; i++)
+		in_half += w->exp[i].device < ndev / 2;
+	assert_int_equal(half_obs, in_half);
+	assert_true(foreign > 0);
+	assert_int_equal(half_obs + foreign, w->nexp);
+
+	/* injected faults from a plain client: one JSON sample of noise-000001 published twice, one
+	 * sample declared and never published, garbage on a device's topic, an unknown device */
+	const struct fb_fleet *noise = &w->sc->fleets[0];
+	double vals[FB_MAX_FIELDS];
+	for (unsigned i = 0; i < noise->model->nfields; i++)
+		vals[i] = noise->model->fields[i].min;
+	struct fb_sample dup = { .fleet = noise, .model = noise->model, .device = 1, .seq = 999,
+	                         .t = w->sc->start + 7 * FB_US_PER_H, .values = vals };
+	struct fb_sample dropped = dup;
+	dropped.t += FB_US_PER_S;
+	on_sent(w, "mqtt", &dup, (uint64_t)(dup.t / 1000));
+	on_sent(w, "mqtt", &dropped, (uint64_t)(dropped.t / 1000));
+	char id[64], topic[160];
+	fb_device_id(noise->model, 1, id, sizeof id);
+	snprintf(topic, sizeof topic, "amp/euromed/noise/%s", id);
+	struct fb_codec_ctx ctx = { .device_id = id, .site_id = "euromed" };
+	uint8_t payload[1024];
+	ssize_t n = fb_codec_find("json")->encode(&ctx, &dup, payload, sizeof payload);
+	assert_true(n > 0);
+	size_t before = w->observed;
+	pub(topic, payload, (size_t)n);
+	pub(topic, payload, (size_t)n);
+	pub(topic, "{\"LAeq\":", 8);
+	pub("amp/euromed/noise/noise-999999", payload, (size_t)n);
+	want_observed = before + 4;
+	assert_true(spin(observed_reaches, w, 5000));
+	struct expected *xd = find(w, 1, (uint64_t)(dup.t / 1000));
+	struct expected *xl = find(w, 1, (uint64_t)(dropped.t / 1000));
+	assert_int_equal(xd->seen, 2);      /* the sink sees the duplicate */
+	assert_int_equal(xl->seen, 0);      /* and the loss */
+	assert_int_equal(w->undecodable, 1);
+	assert_int_equal(w->unknown, 1);
+	assert_int_equal(w->bad_values, 0);
+
+	ops->free(all.c);
+	ops->free(half.c);
+	fb_transport_mqtt.free(w->tr);
+	fb_engine_free(w->e);
+	fb_scenario_free(w->sc);
+	ev_loop_destroy(w->loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_message_arrives_with_its_values),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
