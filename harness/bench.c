@@ -8,17 +8,11 @@
 #include "harness/collect.h"
 #include "harness/peer.h"
 #include "harness/recon.h"
+#include "harness/report.h"
+#include "harness/signals.h"
 #include "sim/log.h"
 
 #define MAX_COLLECTORS 4
-
-struct series {
-	uint64_t *sent, *received, *errors;
-	double *lag;
-	size_t n, cap;
-	uint64_t last_sent, last_received, last_errors;
-	fb_time_us t0;
-};
 
 struct fb_bench {
 	struct ev_loop *loop;
@@ -44,7 +38,8 @@ struct fb_bench {
 	double *mb_values;
 	size_t *mb_offset;             /* per device of this shard: offset into mb_values, or SIZE_MAX */
 
-	struct series series;
+	struct fb_series *series;
+	struct fb_signals *signals;
 	fb_time_us drain_since;
 	bool finished;
 };
@@ -105,6 +100,13 @@ struct fb_bench *fb_bench_new(struct ev_loop *loop, const struct fb_scenario *sc
 	b->wall_arg = wall_arg;
 	b->first = fb_engine_first_device(e);
 	b->count = fb_engine_device_count(e);
+	b->series = fb_series_new(fb_wall_now_us());
+	b->signals = fb_signals_new(sc, b->first, b->count, fb_engine_end(e) - fb_engine_now(e));
+	if (!b->series || !b->signals) {
+		fb_bench_free(b);
+		fb_error("out of memory");
+		return NULL;
+	}
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		int p = proto_of(sc->fleets[i].transport);
 		if (p >= 0)
@@ -247,6 +249,8 @@ bool fb_bench_ready(struct fb_bench *b)
 
 void fb_bench_sample(struct fb_bench *b, const struct fb_sample *s)
 {
+	if (b->signals)
+		fb_signals_add(b->signals, s);
 	if (b->mb_offset && s->device >= b->first && s->device - b->first < b->count) {
 		size_t off = b->mb_offset[s->device - b->first];
 		if (off != SIZE_MAX)
@@ -254,45 +258,13 @@ void fb_bench_sample(struct fb_bench *b, const struct fb_sample *s)
 	}
 }
 
-static int series_push(struct series *s, uint64_t sent, uint64_t recv, uint64_t err, double lag)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		uint64_t *a = realloc(s->sent, cap * sizeof *a);
-		if (a)
-			s->sent = a;
-		uint64_t *c = realloc(s->received, cap * sizeof *c);
-		if (c)
-			s->received = c;
-		uint64_t *d = realloc(s->errors, cap * sizeof *d);
-		if (d)
-			s->errors = d;
-		double *l = realloc(s->lag, cap * sizeof *l);
-		if (l)
-			s->lag = l;
-		if (!a || !c || !d || !l)
-			return -1;
-		s->cap = cap;
-	}
-	s->sent[s->n] = sent;
-	s->received[s->n] = recv;
-	s->errors[s->n] = err;
-	s->lag[s->n] = lag;
-	s->n++;
-	return 0;
-}
-
 void fb_bench_tick(struct fb_bench *b, uint64_t sent_total, double lag_s)
 {
-	struct series *s = &b->series;
-	if (!s->t0)
-		s->t0 = fb_wall_now_us() - FB_US_PER_S;
+	if (!b->series && !(b->series = fb_series_new(fb_wall_now_us())))
+		return;
 	uint64_t recv = b->recon ? fb_recon_received_total(b->recon) : 0;
 	uint64_t err = b->recon ? fb_recon_errors_total(b->recon) : 0;
-	series_push(s, sent_total - s->last_sent, recv - s->last_received, err - s->last_errors, lag_s);
-	s->last_sent = sent_total;
-	s->last_received = recv;
-	s->last_errors = err;
+	fb_series_tick(b->series, fb_wall_now_us(), sent_total, recv, err, lag_s);
 }
 
 bool fb_bench_drain(struct fb_bench *b)
@@ -328,30 +300,14 @@ void fb_bench_summary(struct fb_bench *b, FILE *out)
 			b->colops[i]->summary(b->col[i], out);
 }
 
-static json_t *u64_array(const uint64_t *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_integer((json_int_t)v[i]));
-	return a;
-}
-
 void fb_bench_report(struct fb_bench *b, json_t *rep)
 {
 	if (!b)
 		return;
-	const struct series *s = &b->series;
-	if (s->n) {
-		char t0[32];
-		fb_format_iso_ms(s->t0 / FB_US_PER_S * FB_US_PER_S, t0);
-		json_t *lag = json_array();
-		for (size_t i = 0; i < s->n; i++)
-			json_array_append_new(lag, json_real(s->lag[i]));
-		json_object_set_new(rep, "series", json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "t0", t0,
-		                    "step_s", 1, "sent", u64_array(s->sent, s->n),
-		                    "received", u64_array(s->received, s->n),
-		                    "errors", u64_array(s->errors, s->n), "lag_s", lag));
-	}
+	if (b->series)
+		json_object_set_new(rep, "series", fb_series_report(b->series));
+	if (b->signals)
+		json_object_set_new(rep, "signals", fb_signals_report(b->signals));
 	if (!b->recon)
 		return;
 	json_t *bench = fb_recon_report(b->recon);
@@ -392,9 +348,7 @@ void fb_bench_free(struct fb_bench *b)
 	fb_recon_free(b->recon);
 	free(b->mb_values);
 	free(b->mb_offset);
-	free(b->series.sent);
-	free(b->series.received);
-	free(b->series.errors);
-	free(b->series.lag);
+	fb_series_free(b->series);
+	fb_signals_free(b->signals);
 	free(b);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness/recon.h"
+#include "harness/report.h"
 #include "sim/log.h"
 
 enum { P_MQTT, P_LORAWAN, P_MODBUS, P_OTHER, NPROTO };
@@ -368,17 +369,6 @@ uint64_t fb_recon_errors_total(const struct fb_recon *r)
 	return t.undecodable + t.wrong_values + t.unexpected;
 }
 
-static json_t *counts_json(const struct fb_recon_counts *t)
-{
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	                 "expected", (json_int_t)t->expected, "received", (json_int_t)t->received,
-	                 "lost", (json_int_t)t->lost, "duplicated", (json_int_t)t->duplicated,
-	                 "out_of_order", (json_int_t)t->out_of_order,
-	                 "wrong_values", (json_int_t)t->wrong_values,
-	                 "undecodable", (json_int_t)t->undecodable,
-	                 "unexpected", (json_int_t)t->unexpected, "foreign", (json_int_t)t->foreign);
-}
-
 static void hist_line(FILE *out, const struct fb_hist *h)
 {
 	if (!fb_hist_count(h))
@@ -406,18 +396,6 @@ void fb_recon_summary(const struct fb_recon *r, FILE *out)
 	}
 }
 
-/* Provided by harness/report.c (weak until it lands: then only the summary figures). */
-json_t *fb_hist_to_json(const struct fb_hist *h) __attribute__((weak));
-
-static json_t *hist_json(const struct fb_hist *h)
-{
-	if (fb_hist_to_json)
-		return fb_hist_to_json(h);
-	return json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)fb_hist_count(h),
-	                 "p50", (json_int_t)fb_hist_quantile(h, 0.5),
-	                 "p99", (json_int_t)fb_hist_quantile(h, 0.99), "max", (json_int_t)fb_hist_max(h));
-}
-
 json_t *fb_recon_report(const struct fb_recon *r)
 {
 	json_t *protos = json_object();
@@ -427,8 +405,8 @@ json_t *fb_recon_report(const struct fb_recon *r)
 			continue;
 		struct fb_recon_counts t;
 		fb_recon_totals(r, proto_names[p], &t);
-		json_t *o = counts_json(&t);
-		json_object_set_new(o, "latency_us", hist_json(r->lat[p]));
+		json_t *o = fb_report_counts_json(&t);
+		json_object_set_new(o, "latency_us", fb_hist_to_json(r->lat[p]));
 		json_t *by_type = json_object(), *by_site = json_object();
 		struct fb_recon_counts *ty = calloc(nf + 1, sizeof *ty);
 		struct fb_recon_counts *si = calloc(r->sc->nsites + 1, sizeof *si);
@@ -445,10 +423,10 @@ json_t *fb_recon_report(const struct fb_recon *r)
 		}
 		for (size_t f = 0; ty && f < nf; f++)
 			if (ty[f].expected || ty[f].received || ty[f].undecodable || ty[f].unexpected)
-				json_object_set_new(by_type, r->sc->fleets[f].model->name, counts_json(&ty[f]));
+				json_object_set_new(by_type, r->sc->fleets[f].model->name, fb_report_counts_json(&ty[f]));
 		for (size_t k = 0; si && k < r->sc->nsites; k++)
 			if (si[k].expected || si[k].received || si[k].undecodable || si[k].unexpected)
-				json_object_set_new(by_site, r->sc->sites[k].id, counts_json(&si[k]));
+				json_object_set_new(by_site, r->sc->sites[k].id, fb_report_counts_json(&si[k]));
 		free(ty);
 		free(si);
 		json_object_set_new(o, "by_type", by_type);
@@ -457,7 +435,7 @@ json_t *fb_recon_report(const struct fb_recon *r)
 	}
 	struct fb_recon_counts all;
 	fb_recon_totals(r, NULL, &all);
-	json_t *total = counts_json(&all);
-	json_object_set_new(total, "latency_us", hist_json(fb_recon_latency(r, NULL)));
+	json_t *total = fb_report_counts_json(&all);
+	json_object_set_new(total, "latency_us", fb_hist_to_json(fb_recon_latency(r, NULL)));
 	return json_pack("{s:o, s:o}", "protocols", protos, "total", total);
 }

@@ -15,6 +15,9 @@
 #include <jansson.h>
 #include "harness/bench.h"
 #include "harness/cli.h"
+#include "harness/expect.h"
+#include "harness/html.h"
+#include "harness/report.h"
 #include "protocols/transport.h"
 #include "sim/engine.h"
 #include "sim/log.h"
@@ -48,6 +51,9 @@ static const char run_usage[] =
 "  --collect-topic F     the topic filter to subscribe to (default: the fleets' topics)\n"
 "  --grace D             how long collectors wait for late messages at the end (default 5s)\n"
 "  --start-at RFC3339    begin at this wall-clock time (aligns the clocks of shard processes)\n"
+"  --junit FILE          one JUnit test case per expectation of the scenario's expect: block\n"
+"  --html FILE           a self-contained report page with charts (throughput, lag, latency,\n"
+"                        loss by type and site, each type's signals)\n"
 "  --quiet               no progress line and no summary; errors only\n"
 "  -h, --help            this help\n"
 "\n"
@@ -64,6 +70,7 @@ struct run {
 	const struct fb_transport_ops *trops[MAX_TRANSPORTS];
 	size_t ntr;
 	struct fb_bench *bench;
+	json_t *expect;             /* the scenario's expect:, normalised, or NULL */
 	ev_timer tick;              /* once per wall second: the report's series */
 	uint64_t sent;              /* samples handed to transports */
 	struct fb_transport **fleet_tr;      /* per fleet: its transport instance, or NULL */
@@ -107,10 +114,9 @@ static void sink(void *arg, const struct fb_sample *s)
 	struct run *r = arg;
 	if (r->trace)
 		fb_trace_write(r->trace, s);
+	fb_bench_sample(r->bench, s);
 	struct fb_transport *t = r->fleet_tr[s->fleet->index];
 	if (t) {
-		if (r->bench)
-			fb_bench_sample(r->bench, s);
 		r->fleet_ops[s->fleet->index]->send(t, s);
 		r->sent++;
 	}
@@ -422,7 +428,7 @@ static json_t *count_object(struct run *r, const uint64_t *by_fleet, int by_site
 	return o;
 }
 
-static int write_report(struct run *r)
+static json_t *build_report(struct run *r)
 {
 	struct fb_engine_stats st;
 	fb_engine_stats(r->e, &st);
@@ -431,8 +437,10 @@ static int write_report(struct run *r)
 	fb_format_iso_ms(r->start, a);
 	fb_format_iso_ms(r->start + r->duration, b);
 	uint64_t *devs = calloc(r->sc->nfleets ? r->sc->nfleets : 1, sizeof *devs);
-	if (!devs)
-		return fb_error("out of memory writing the report");
+	if (!devs) {
+		fb_error("out of memory writing the report");
+		return NULL;
+	}
 	uint32_t lo = fb_engine_first_device(r->e), hi = lo + fb_engine_device_count(r->e);
 	for (size_t i = 0; i < r->sc->nfleets; i++) {
 		const struct fb_fleet *f = &r->sc->fleets[i];
@@ -477,18 +485,42 @@ static int write_report(struct run *r)
 			json_object_set_new(tr, r->trops[i]->name, r->trops[i]->report(r->tr[i]));
 	json_object_set_new(rep, "transports", tr);
 	fb_bench_report(r->bench, rep);
-	json_object_set_new(rep, "exit_code", json_integer(r->exit_code));
+	if (r->expect)
+		json_object_set(rep, "expect", r->expect);
+	return rep;
+}
+
+/* The report, the verdict of the expectations, and the files that carry them. Returns the exit
+ * code: the run's, or 3 when an expectation is not met, or 1 when a file cannot be written. */
+static int conclude(struct run *r, int code)
+{
+	if (!r->o.report && !r->o.junit && !r->o.html && !r->expect)
+		return code;
+	json_t *rep = build_report(r);
+	if (!rep)
+		return code ? code : FB_EXIT_RUNTIME;
+	size_t failed = r->expect ? fb_expect_apply(rep) : 0;
+	if (failed && code == FB_EXIT_OK)
+		code = FB_EXIT_EXPECT;
+	json_object_set_new(rep, "exit_code", json_integer(code));
 	int rc = 0;
-	if (json_dump_file(rep, r->o.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
+	if (r->o.report && json_dump_file(rep, r->o.report, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
 		rc = fb_error("cannot write the report '%s': %s", r->o.report, strerror(errno));
+	if (r->o.junit && fb_report_write_junit(rep, r->o.junit))
+		rc = -1;
+	if (r->o.html && fb_html_write_file(rep, r->o.html))
+		rc = -1;
 	json_decref(rep);
-	return rc;
+	if (rc && code == FB_EXIT_OK)
+		code = FB_EXIT_RUNTIME;
+	return code;
 }
 
 static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
-	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT };
+	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT, O_JUNIT,
+	       O_HTML };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -505,6 +537,8 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "collect-topic", required_argument, NULL, O_COLLECT_TOPIC },
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "start-at", required_argument, NULL, O_START_AT },
+		{ "junit", required_argument, NULL, O_JUNIT },
+		{ "html", required_argument, NULL, O_HTML },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -535,6 +569,8 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 			o->collect_url = optarg;
 			break;
 		case O_COLLECT_TOPIC: o->collect_topic = optarg; break;
+		case O_JUNIT: o->junit = optarg; break;
+		case O_HTML: o->html = optarg; break;
 		case O_GRACE: if (fb_cli_duration("--grace", optarg, &o->grace)) return -1; break;
 		case O_START_AT: {
 			bool now;
@@ -694,6 +730,10 @@ int fb_cmd_run(int argc, char **argv)
 		return FB_EXIT_USAGE;
 	if (r.o.seed_set)
 		r.sc->seed = r.o.seed;
+	if (fb_expect_parse(r.sc, &r.expect)) {
+		fb_scenario_free(r.sc);
+		return FB_EXIT_USAGE;
+	}
 	bool now = r.o.start_set ? r.o.start_now : r.sc->start_now;
 	r.start = r.o.start_set ? r.o.start : r.sc->start;
 	if (now)
@@ -783,8 +823,7 @@ int fb_cmd_run(int argc, char **argv)
 	code = r.exit_code;
 	if (!r.o.quiet)
 		print_summary(&r);
-	if (r.o.report && write_report(&r) && code == 0)
-		code = FB_EXIT_RUNTIME;
+	code = conclude(&r, code);
 out:
 	for (size_t i = 0; i < r.ntr; i++)
 		r.trops[i]->free(r.tr[i]);
@@ -796,5 +835,6 @@ out:
 		close(r.trace_fd);
 	fb_engine_free(r.e);
 	fb_scenario_free(r.sc);
+	json_decref(r.expect);
 	return code;
 }
