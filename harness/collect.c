@@ -6,6 +6,7 @@
 /* Each collector adds its line here when it lands. */
 static const struct fb_collector_ops *const collectors[] = {
 	&fb_collector_mqtt,
+	&fb_collector_lorawan,
 	NULL
 };
 

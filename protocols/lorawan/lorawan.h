@@ -76,6 +76,9 @@ void fb_lw_config_release(struct fb_lw_config *c);
 int fb_lw_parse_server(struct fb_lw_config *c, const char *url);
 /* Reads `transports: lorawan:` (node may be NULL). Prints file:line:col errors; 0 or -1. */
 int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node);
+/* The same; need_server false when a --local / --collect target stands in for the server (it may
+ * then be absent, and is not resolved), or for readers of the other settings (the collector). */
+int fb_lw_config_read_for(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server);
 
 /* Per-run counters (the summary and the JSON report). */
 struct fb_lw_counters {

@@ -161,15 +161,12 @@ static int read_hex_u64(const struct fb_ynode *n, const char *what, unsigned dig
 	return 0;
 }
 
-static int config_read(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server);
-
 int fb_lw_config_read(struct fb_lw_config *c, const struct fb_ynode *node)
 {
-	return config_read(c, node, true);
+	return fb_lw_config_read_for(c, node, true);
 }
 
-/* need_server false: a --local / --collect target replaces the server, so it may be absent. */
-static int config_read(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server)
+int fb_lw_config_read_for(struct fb_lw_config *c, const struct fb_ynode *node, bool need_server)
 {
 	static const char *const keys[] = {
 		"server", "protocol", "gateways", "activation", "region", "lorawan_version", "keys",
@@ -1518,7 +1515,7 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 	const struct fb_scenario *sc = env->scenario;
 	struct fb_lw_config cfg;
 	fb_lw_config_defaults(&cfg);
-	if (config_read(&cfg, config, !env->target) < 0) {
+	if (fb_lw_config_read_for(&cfg, config, !env->target) < 0) {
 		fb_lw_config_release(&cfg);
 		return NULL;
 	}
