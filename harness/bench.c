@@ -57,7 +57,9 @@ static int proto_of(const char *t)
 static void on_sent(void *arg, const char *proto, const struct fb_sample *s, uint64_t key)
 {
 	struct fb_bench *b = arg;
-	fb_recon_expect(b->recon, proto, s, key, b->wall_of(b->wall_arg, s->t));
+	/* max mode: the event runs now (the loop's cached time may be a batch old) */
+	fb_time_us sched = b->o.max_mode ? fb_wall_now_us() : b->wall_of(b->wall_arg, s->t);
+	fb_recon_expect(b->recon, proto, s, key, sched);
 }
 
 static void on_obs(void *arg, const struct fb_obs *o)

@@ -27,6 +27,7 @@ struct fb_bench_opts {
 	const char *collect_topic;   /* --collect-topic FILTER */
 	fb_time_us grace;            /* how long collectors wait for stragglers at the end */
 	bool quiet;
+	bool max_mode;               /* --speed max: a message is scheduled when the engine runs it */
 };
 
 struct fb_bench;

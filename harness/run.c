@@ -748,7 +748,7 @@ int fb_cmd_run(int argc, char **argv)
 	r.loop = ev_default_loop(EVFLAG_AUTO);
 	struct fb_bench_opts bo = {
 		.local = r.o.local, .collect_url = r.o.collect_url, .collect_topic = r.o.collect_topic,
-		.grace = r.o.grace, .quiet = r.o.quiet
+		.grace = r.o.grace, .quiet = r.o.quiet, .max_mode = r.o.speed_mode == FB_SPEED_MAX
 	};
 	if (!(r.bench = fb_bench_new(r.loop, r.sc, r.e, &bo, wall_of, &r)) || fb_bench_prepare(r.bench)) {
 		code = FB_EXIT_RUNTIME;
