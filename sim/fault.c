@@ -867,9 +867,14 @@ void fb_faults_emit(struct fb_faults *f, struct fb_sample *s, double *values, fb
 	memcpy(f->raw, values, m->nfields * sizeof *values);
 	if (f->seq_base)
 		s->seq = raw_seq - f->seq_base[local];
-	for (size_t i = 0; i < f->nrules; i++) {
-		struct rule *r = &f->rules[i];
+	/* two passes: faults that silence the device (offline, battery) come first, so a silent
+	 * sample never carries another fault; then the rest in file order */
+	for (size_t i = 0; i < 2 * f->nrules; i++) {
+		struct rule *r = &f->rules[i % f->nrules];
 		const struct fb_fault_rule *p = &r->pub;
+		bool silencing = p->kind == FB_FAULT_OFFLINE || p->kind == FB_FAULT_BATTERY;
+		if (silencing != (i < f->nrules))
+			continue;
 		if (t < p->from || !targets_device(p, fi, d))
 			continue;
 		bool in = t < p->until;

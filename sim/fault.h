@@ -9,8 +9,9 @@
  * The engine applies device faults to each sample (sim) and marks the sample with the kind
  * (struct fb_sample.fault), so the trace writes a "fault" key on the line. Payload and network
  * kinds are decided here too (so the trace records them) and carried out by the transports after
- * they declared the message sent (protocols/faults.h). One fault per sample: the first rule that
- * applies, in file order (the top-level block first, then each fleet's). */
+ * they declared the message sent (protocols/faults.h). One fault per sample: a fault that silences
+ * the device (offline, battery) first, else the first rule that applies, in file order (the
+ * top-level block first, then each fleet's). */
 #ifndef FB_FAULT_H
 #define FB_FAULT_H
 #include <stdbool.h>

@@ -1326,6 +1326,23 @@ void fb_mqtt_conn_abort(struct fb_mqtt_conn *c)
 		conn_down(c, FB_MQTT_FAIL_CLOSED, "aborted");
 }
 
+/* Fault injection (protocols/faults.h): a dark site, a reconnect storm. */
+void fb_mqtt_conn_hold(struct fb_mqtt_conn *c)
+{
+	if (c->fd >= 0)
+		conn_down(c, FB_MQTT_FAIL_CLOSED, "taken down by an injected fault");
+	if (c->state == ST_BACKOFF || c->state == ST_QUEUED) {
+		ev_timer_stop(c->pool->loop, &c->timer);
+		c->state = ST_BACKOFF;      /* no timer: no reconnect; a queued entry is skipped */
+	}
+}
+
+void fb_mqtt_conn_release(struct fb_mqtt_conn *c, double after_s)
+{
+	if (c->state == ST_BACKOFF && !ev_is_active(&c->timer))
+		arm_timer(c, after_s > 0 ? after_s : 0);
+}
+
 bool fb_mqtt_conn_up(const struct fb_mqtt_conn *c) { return c->state == ST_UP; }
 void *fb_mqtt_conn_user(const struct fb_mqtt_conn *c) { return c->user; }
 uint32_t fb_mqtt_conn_index(const struct fb_mqtt_conn *c) { return c->index; }

@@ -139,6 +139,12 @@ int fb_mqtt_conn_set_will(struct fb_mqtt_conn *c, const char *topic, const uint8
 /* Closes the connection at once, as a crash would (no DISCONNECT: the broker sends the will).
  * It reconnects after back-off. For tests and fault injection. */
 void fb_mqtt_conn_abort(struct fb_mqtt_conn *c);
+/* Fault injection: closes the connection at once (as fb_mqtt_conn_abort) and keeps it down, no
+ * reconnect, until fb_mqtt_conn_release, which reconnects it after `after_s` seconds of wall time
+ * (through the pool's connect rate). A held connection with messages waiting keeps a drain
+ * waiting: release it first. */
+void fb_mqtt_conn_hold(struct fb_mqtt_conn *c);
+void fb_mqtt_conn_release(struct fb_mqtt_conn *c, double after_s);
 bool fb_mqtt_conn_up(const struct fb_mqtt_conn *c);
 void *fb_mqtt_conn_user(const struct fb_mqtt_conn *c);
 uint32_t fb_mqtt_conn_index(const struct fb_mqtt_conn *c);

@@ -13,6 +13,7 @@
 #include "protocols/codecs/fiware_json.h"
 #include "protocols/codecs/sparkplug.h"
 #include "protocols/codecs/ul.h"
+#include "protocols/faults.h"
 #include "protocols/mqtt/client.h"
 #include "protocols/mqtt/transport.h"
 #include "protocols/transport.h"
@@ -81,6 +82,7 @@ struct fb_transport {
 	uint64_t commands_in, commands_applied, commands_rejected, commands_bad, commands_unknown;
 	uint64_t encode_errors, rebirths;
 	bool logged_bad_cmd, logged_rejected, logged_encode, logged_unknown;
+	struct fb_netfaults *nf;       /* injected network faults (protocols/faults.h), or NULL */
 	uint8_t payload[PAYLOAD_MAX];
 	char topic[TOPIC_MAX];
 };
@@ -492,6 +494,8 @@ static void on_up(void *arg, struct fb_mqtt_conn *c, bool session_present)
 	}
 	if (cx->edge)
 		spb_births(cx);
+	if (t->nf)
+		fb_netfaults_conn_up(t->nf, c);
 }
 
 static void on_down(void *arg, struct fb_mqtt_conn *c, enum fb_mqtt_fail why)
@@ -592,6 +596,8 @@ static void declare_sent(struct fb_transport *t, const struct fb_sample *s)
 
 static void mqtt_send(struct fb_transport *t, const struct fb_sample *s)
 {
+	if (s->flags & FB_SAMPLE_UNSENT)      /* faults: the device did not transmit it */
+		return;
 	if (s->device < t->first_device || s->device - t->first_device >= t->nlocal)
 		return;
 	struct dev *d = t->by_local[s->device - t->first_device];
@@ -639,8 +645,23 @@ static void mqtt_send(struct fb_transport *t, const struct fb_sample *s)
 	}
 	/* handed to the connection: published, queued, or (QoS 0 while down) dropped and counted */
 	declare_sent(t, s);
-	fb_mqtt_publish(d->cx->conn, d->topic, t->payload, (size_t)n, t->qos, t->retain);
+	size_t len = (size_t)n;
+	/* faults: what the network does with the message, once it is declared sent */
+	unsigned copies = t->nf ? fb_netfaults_message(t->nf, s, d->cx->conn, d->topic, t->payload, &len,
+	                                               sizeof t->payload) : 1;
+	for (unsigned k = 0; k < copies; k++)
+		fb_mqtt_publish(d->cx->conn, d->topic, t->payload, len, t->qos, t->retain);
 }
+
+/* faults: the network's side of a held-back message or a dark site (protocols/faults.h) */
+static void nf_publish(void *arg, void *conn, const char *topic, const uint8_t *p, size_t len)
+{
+	struct fb_transport *t = arg;
+	fb_mqtt_publish(conn, topic, p, len, t->qos, t->retain);
+}
+static void nf_hold(void *arg, void *conn) { fb_mqtt_conn_hold(conn); }
+static void nf_release(void *arg, void *conn, double after_s) { fb_mqtt_conn_release(conn, after_s); }
+static const struct fb_netfault_ops nf_ops = { nf_publish, nf_hold, nf_release };
 
 /* ---- create ---- */
 
@@ -1071,6 +1092,27 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 	}
 	if (spb_load_state(t) != 0)
 		goto fail;
+	bool nf_failed = false;       /* faults: each connection with the first device it carries */
+	if ((t->nf = fb_netfaults_new(env, "mqtt", &nf_ops, t, &nf_failed))) {
+		bool *seen = calloc(t->ncx ? t->ncx : 1, sizeof *seen);
+		for (size_t i = 0; seen && i < t->ndevs; i++) {
+			struct cx *cx = t->devs[i].cx;
+			if (!cx || !cx->conn || seen[cx - t->cxs])
+				continue;
+			seen[cx - t->cxs] = true;
+			if (fb_netfaults_add_conn(t->nf, cx->conn, t->devs[i].index)) {
+				free(seen);
+				goto fail;
+			}
+		}
+		if (!seen) {
+			fb_error("out of memory");
+			goto fail;
+		}
+		free(seen);
+	} else if (nf_failed) {
+		goto fail;
+	}
 	return t;
 fail:
 	free((char *)cfg.tls_host);
@@ -1107,6 +1149,7 @@ static bool mqtt_drain(struct fb_transport *t)
 {
 	if (!t->pool)
 		return true;
+	fb_netfaults_drain(t->nf);     /* faults: held-back messages out, held connections back */
 	bool any_spb = false;
 	if (!t->draining) {
 		t->draining = true;
@@ -1173,6 +1216,7 @@ static void mqtt_summary(struct fb_transport *t, FILE *out)
 		fprintf(out, "mqtt: commands %" PRIu64 " received, %" PRIu64 " applied, %" PRIu64 " rejected, %"
 		        PRIu64 " malformed, %" PRIu64 " on unknown topics; %" PRIu64 " rebirths\n", t->commands_in,
 		        t->commands_applied, t->commands_rejected, t->commands_bad, t->commands_unknown, t->rebirths);
+	fb_netfaults_summary(t->nf, "mqtt", out);
 }
 
 static json_t *mqtt_report(struct fb_transport *t)
@@ -1216,6 +1260,8 @@ static json_t *mqtt_report(struct fb_transport *t)
 	json_object_set_new(o, "refused_by_reason", refused);
 	json_object_set_new(o, "pub_failed_by_reason", failed);
 	json_object_set_new(o, "failures", fails);
+	if (t->nf)
+		json_object_set_new(o, "faults", fb_netfaults_report(t->nf));
 	return o;
 }
 
@@ -1235,6 +1281,7 @@ static void mqtt_free(struct fb_transport *t)
 {
 	if (!t)
 		return;
+	fb_netfaults_free(t->nf);
 	fb_mqtt_pool_free(t->pool);
 	for (size_t i = 0; i < t->ndevs; i++) {
 		free(t->devs[i].id);
