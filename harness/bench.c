@@ -177,7 +177,12 @@ int fb_bench_prepare(struct fb_bench *b)
 		snprintf(b->broker_dir, sizeof b->broker_dir, "/tmp/fleetbench-broker-XXXXXX");
 		if (!mkdtemp(b->broker_dir))
 			return fb_error("cannot create a directory for the local broker: %s", strerror(errno));
-		struct fb_mosquitto_opts mo = { .dir = b->broker_dir };
+		/* unbounded queues and in-flight windows: the collector's QoS 1 subscription must not
+		 * lose messages to the broker's defaults (1 000 queued, 20 in flight) */
+		struct fb_mosquitto_opts mo = {
+			.dir = b->broker_dir,
+			.extra = "max_queued_messages 0\nmax_inflight_messages 0\nmax_queued_bytes 0"
+		};
 		if (fb_mosquitto_start(&b->broker, &mo))
 			return fb_error("cannot start the local mosquitto broker (is the 'mosquitto' package "
 			                "installed? ci/deps.sh installs it)");
