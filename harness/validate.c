@@ -41,6 +41,11 @@ struct tally {
 	char first[200];
 };
 
+struct interval {
+	fb_time_us arrival;            /* between the two reports' arrivals (µs) */
+	fb_time_us claimed;            /* between the timestamps they carry, or FB_TIME_NEVER */
+};
+
 struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
 	fb_time_us at, airtime;
 };
@@ -52,6 +57,7 @@ struct vdev {
 	char id[64];
 	uint64_t reports, joins;
 	fb_time_us last_recv;          /* FB_TIME_NEVER before the first report */
+	fb_time_us last_claimed;       /* the timestamp the last report carried, or FB_TIME_NEVER */
 	fb_time_us last_ts;
 	int64_t last_seq;
 	bool have_fcnt;
@@ -75,8 +81,8 @@ struct fb_validate {
 	size_t ndevs, dev_cap;
 	struct vdev *last_dev;
 	uint64_t observations, reports, joins, too_many_devices;
-	/* intervals between consecutive reports of a device (µs), all devices */
-	fb_time_us *intervals;
+	/* intervals between consecutive reports of a device, all devices */
+	struct interval *intervals;
 	size_t nintervals, interval_cap;
 	struct tally t[NCHECKS];
 	/* details the messages quote */
@@ -197,6 +203,7 @@ static struct vdev *device_of(struct fb_validate *v, const struct fb_obs *o)
 	}
 	memcpy(d->id, id, sizeof d->id);
 	d->last_recv = FB_TIME_NEVER;
+	d->last_claimed = FB_TIME_NEVER;
 	d->last_ts = FB_TIME_NEVER;
 	d->last_seq = -1;
 	v->devs[v->ndevs++] = d;
@@ -428,7 +435,7 @@ static void join(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
 	record_tx(d, o);
 	/* A join starts a new session: FCnt from 0, and the reporting cadence afresh. */
 	d->have_fcnt = false;
-	d->last_recv = FB_TIME_NEVER;
+	d->last_recv = d->last_claimed = FB_TIME_NEVER;
 }
 
 void fb_validate_observe(void *arg, const struct fb_obs *o)
@@ -448,14 +455,6 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 	}
 	v->reports++;
 	d->reports++;
-
-	/* interval: arrival times of a device's reports, whatever they contain */
-	if (v->proto != P_MODBUS) {
-		if (d->last_recv != FB_TIME_NEVER &&
-		    !grow((void **)&v->intervals, &v->interval_cap, v->nintervals + 1, sizeof *v->intervals))
-			v->intervals[v->nintervals++] = o->recv_wall - d->last_recv;
-		d->last_recv = o->recv_wall;
-	}
 
 	bool usable = true;
 	if (v->proto == P_LORAWAN) {
@@ -500,6 +499,19 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 	}
 	if (!usable)
 		return;
+	/* interval: between a device's decoded reports (an undecodable message cannot be told from
+	 * someone else's traffic, and is counted by the decode check), on arrival and by the
+	 * timestamps they carry */
+	if (v->proto != P_MODBUS) {
+		if (d->last_recv != FB_TIME_NEVER &&
+		    !grow((void **)&v->intervals, &v->interval_cap, v->nintervals + 1, sizeof *v->intervals))
+			v->intervals[v->nintervals++] = (struct interval){
+				o->recv_wall - d->last_recv,
+				o->ts != FB_TIME_NEVER && d->last_claimed != FB_TIME_NEVER ? o->ts - d->last_claimed :
+				                                                            FB_TIME_NEVER };
+		d->last_recv = o->recv_wall;
+		d->last_claimed = o->ts;
+	}
 	check_values(v, d, o);
 	if (v->proto != P_MODBUS) {
 		check_timestamp(v, d, o);
@@ -578,6 +590,51 @@ static void expected_grid(const struct fb_validate *v, char *buf, size_t cap)
 	}
 }
 
+struct cadence {
+	size_t n, early;
+	fb_time_us median, min, max, p95;     /* p95 of |interval - declared| */
+};
+
+/* Statistics of the regular intervals (event reports that come early are set aside for types
+ * that have them). claimed: by the reports' timestamps, else on arrival. -1 when out of memory. */
+static int cadence(const struct fb_validate *v, bool claimed, struct cadence *c)
+{
+	const struct fb_profile *p = &v->profile;
+	fb_time_us declared = p->interval_us;
+	fb_time_us bound = (fb_time_us)llround(p->tolerance * (double)declared);
+	memset(c, 0, sizeof *c);
+	fb_time_us *regular = malloc((v->nintervals ? v->nintervals : 1) * sizeof *regular);
+	fb_time_us *dev = malloc((v->nintervals ? v->nintervals : 1) * sizeof *dev);
+	if (!regular || !dev) {
+		free(regular);
+		free(dev);
+		return -1;
+	}
+	for (size_t i = 0; i < v->nintervals; i++) {
+		fb_time_us x = claimed ? v->intervals[i].claimed : v->intervals[i].arrival;
+		if (p->early_reports && x < declared - bound) {
+			c->early++;
+			continue;
+		}
+		regular[c->n] = x;
+		dev[c->n] = llabs(x - declared);
+		c->n++;
+	}
+	if (c->n) {
+		size_t n = c->n;
+		qsort(regular, n, sizeof *regular, cmp_time);
+		qsort(dev, n, sizeof *dev, cmp_time);
+		c->median = n % 2 ? regular[n / 2] : (regular[n / 2 - 1] + regular[n / 2]) / 2;
+		size_t rank = (size_t)ceil(0.95 * (double)n);   /* nearest rank */
+		c->p95 = dev[(rank ? rank : 1) - 1];
+		c->min = regular[0];
+		c->max = regular[n - 1];
+	}
+	free(regular);
+	free(dev);
+	return 0;
+}
+
 static void finish_intervals(struct fb_validate *v)
 {
 	const struct fb_profile *p = &v->profile;
@@ -586,60 +643,52 @@ static void finish_intervals(struct fb_validate *v)
 	char iv[32], bs[32], exp[320];
 	fb_format_duration(declared, iv, sizeof iv);
 	fmt_secs(bound, bs, sizeof bs);
-	/* Event reports (types whose model may report early) are not part of the regular cadence. */
-	size_t n = 0, early = 0;
-	fb_time_us *regular = malloc((v->nintervals ? v->nintervals : 1) * sizeof *regular);
-	fb_time_us *dev = malloc((v->nintervals ? v->nintervals : 1) * sizeof *dev);
-	if (!regular || !dev) {
-		free(regular);
-		free(dev);
+	/* The device's cadence is what its timestamps say when every report carries a sane one
+	 * (network and bench delays are not the device's); on arrival otherwise (a wrong clock is
+	 * the timestamps check's finding, not the cadence's). Both are shown. */
+	bool claimed = v->nintervals > 0 && v->t[C_TIMESTAMPS].failed == 0;
+	for (size_t i = 0; i < v->nintervals && claimed; i++)
+		claimed = v->intervals[i].claimed != FB_TIME_NEVER;
+	struct cadence c, arrival;
+	if (cadence(v, claimed, &c) || cadence(v, false, &arrival)) {
 		set(v, C_INTERVAL, false, "", "out of memory");
 		set(v, C_JITTER, false, "", "out of memory");
 		return;
 	}
-	for (size_t i = 0; i < v->nintervals; i++) {
-		if (p->early_reports && v->intervals[i] < declared - bound) {
-			early++;
-			continue;
-		}
-		regular[n] = v->intervals[i];
-		dev[n] = llabs(v->intervals[i] - declared);
-		n++;
-	}
 	char early_note[64] = "";
-	if (early)
-		snprintf(early_note, sizeof early_note, "; %zu early event report%s not counted", early,
-		         early == 1 ? "" : "s");
+	if (c.early)
+		snprintf(early_note, sizeof early_note, "; %zu early event report%s not counted", c.early,
+		         c.early == 1 ? "" : "s");
 	snprintf(exp, sizeof exp, "median interval %s ± %g %% (%s)%s", iv, p->tolerance * 100, bs,
 	         p->early_reports ? ", event reports may come early" : "");
-	if (n == 0) {
+	if (c.n == 0) {
 		const char *why = v->reports == 0 ? "no reports" :
 		                  "fewer than two regular reports from one device";
 		set(v, C_INTERVAL, false, exp, "%s in the observation (declared interval %s: observe for at "
 		    "least 3 intervals, or give --interval)%s", why, iv, early_note);
 		snprintf(exp, sizeof exp, "95 %% of intervals within %s of %s", bs, iv);
 		set(v, C_JITTER, false, exp, "%s in the observation%s", why, early_note);
-		free(regular);
-		free(dev);
 		return;
 	}
-	qsort(regular, n, sizeof *regular, cmp_time);
-	qsort(dev, n, sizeof *dev, cmp_time);
-	fb_time_us median = n % 2 ? regular[n / 2] : (regular[n / 2 - 1] + regular[n / 2]) / 2;
-	size_t rank = (size_t)ceil(0.95 * (double)n);   /* nearest rank */
-	fb_time_us p95 = dev[(rank ? rank : 1) - 1];
-	char ms[32], lo[32], hi[32], ps[32];
-	fmt_secs(median, ms, sizeof ms);
-	fmt_secs(regular[0], lo, sizeof lo);
-	fmt_secs(regular[n - 1], hi, sizeof hi);
-	fmt_secs(p95, ps, sizeof ps);
-	set(v, C_INTERVAL, llabs(median - declared) <= bound, exp,
-	    "median %s over %zu interval%s (min %s, max %s)%s", ms, n, n == 1 ? "" : "s", lo, hi, early_note);
+	const char *basis = claimed ? "by the reports' timestamps" : "on arrival";
+	char ms[32], lo[32], hi[32], ps[32], am[32], ap[32], also[96] = "";
+	fmt_secs(c.median, ms, sizeof ms);
+	fmt_secs(c.min, lo, sizeof lo);
+	fmt_secs(c.max, hi, sizeof hi);
+	fmt_secs(c.p95, ps, sizeof ps);
+	fmt_secs(arrival.median, am, sizeof am);
+	fmt_secs(arrival.p95, ap, sizeof ap);
+	if (claimed) {
+		snprintf(also, sizeof also, "; on arrival %s", am);
+	}
+	set(v, C_INTERVAL, llabs(c.median - declared) <= bound, exp,
+	    "median %s over %zu interval%s %s (min %s, max %s%s)%s", ms, c.n, c.n == 1 ? "" : "s", basis,
+	    lo, hi, also, early_note);
+	if (claimed)
+		snprintf(also, sizeof also, "; on arrival %s", ap);
 	snprintf(exp, sizeof exp, "95 %% of intervals within %s of %s", bs, iv);
-	set(v, C_JITTER, p95 <= bound, exp, "p95 |interval - %s| = %s over %zu interval%s%s", iv, ps, n,
-	    n == 1 ? "" : "s", early_note);
-	free(regular);
-	free(dev);
+	set(v, C_JITTER, c.p95 <= bound, exp, "p95 |interval - %s| = %s over %zu interval%s %s%s%s", iv, ps,
+	    c.n, c.n == 1 ? "" : "s", basis, also, early_note);
 }
 
 static void finish_duty(struct fb_validate *v)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <ev.h>
 #include "harness/cli.h"
 #include "harness/validate.h"
@@ -318,7 +319,7 @@ struct vrun {
 	ev_timer ready_timer, end_timer, drain_timer;
 	ev_signal sigint, sigterm;
 	fb_time_us ready_deadline, started, ended, drain_started;
-	bool observing, failed, interrupted;
+	bool observing, failed, interrupted, progress;
 	uint64_t last_count;
 };
 
@@ -365,8 +366,9 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	struct vrun *r = w->data;
 	r->interrupted = true;
 	if (r->observing) {
-		if (!r->o->quiet)
+		if (r->progress && r->last_count)
 			fputs("\n", stderr);
+		r->last_count = 0;
 		fb_info("validate: interrupted, reporting what was observed");
 		finish_observing(r);
 	} else {
@@ -381,7 +383,7 @@ static void ready_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (r->observing) {
 		/* progress, once a second */
 		uint64_t n = fb_validate_observations(r->v);
-		if (!r->o->quiet && n != r->last_count) {
+		if (r->progress && n != r->last_count) {
 			double left = (double)(r->started + r->o->duration - fb_wall_now_us()) / FB_US_PER_S;
 			fprintf(stderr, "\rvalidate: %llu message%s observed, %.0f s to go  ",
 			        (unsigned long long)n, n == 1 ? "" : "s", left > 0 ? left : 0);
@@ -442,7 +444,7 @@ static int observe(struct vrun *r, const struct fb_model *m)
 	ev_timer_stop(r->loop, &r->drain_timer);
 	ev_signal_stop(r->loop, &r->sigint);
 	ev_signal_stop(r->loop, &r->sigterm);
-	if (!r->o->quiet && r->last_count)
+	if (r->progress && r->last_count)
 		fputs("\n", stderr);
 	if (r->failed || !r->started)
 		return -1;
@@ -489,7 +491,7 @@ int fb_cmd_validate(int argc, char **argv)
 	if (o.scenario && !(sc = fb_cli_load(o.scenario)))
 		return FB_EXIT_USAGE;
 	int rc = FB_EXIT_USAGE;
-	struct vrun r = { .o = &o };
+	struct vrun r = { .o = &o, .progress = !o.quiet && isatty(STDERR_FILENO) };
 	const struct fb_model *m = find_type(o.type, sc);
 	if (!m)
 		goto out;

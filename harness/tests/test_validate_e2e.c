@@ -1,0 +1,323 @@
+/* `fleetbench validate --mqtt` end to end, against a real mosquitto on a free port: the
+ * simulator's own devices (json, senml, ul) pass; devices with injected faults (the scenario's
+ * faults: block) and a hand-made publisher (mosquitto_pub) fail, each fault named by its check.
+ *
+ * One session in setup: every validate process starts and reports ready ("listening"), then a
+ * publisher script and `fleetbench run --speed realtime` send for a few seconds; each test then
+ * reads one validate's exit code and JSON report. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include "harness/peer.h"
+
+static char fleetbench[256], tmpdir[256];
+static struct fb_peer broker;
+static struct fb_mosquitto_opts mopts;
+
+/* One validate process: the device it listens to and what it was run with. */
+struct case_ {
+	const char *name;
+	const char *type, *topic, *codec;
+	const char *extra[4];          /* further options, NULL-terminated */
+	struct fb_peer peer;
+	char report[300];
+	int exit_code;
+	json_t *json;
+};
+
+static struct case_ cases[] = {
+	{ "clean-json", "noise", "v/noise-000000", "json", { "--interval", "1s" } },
+	{ "clean-senml", "bike-counter", "v/bike-counter-000001", "senml", { "--interval", "1s" } },
+	{ "clean-ul", "waste", "/ul/k1/waste-000002/attrs", "ul", { "--interval", "1s" } },
+	{ "out-of-range", "noise", "v/noise-000003", "json", { "--interval", "1s" } },
+	/* wrong timestamps: the cadence is measured on arrival, where this machine's load shows */
+	{ "clock-skew", "noise", "v/noise-000004", "json", { "--interval", "1s", "--tolerance", "100" } },
+	{ "reboot", "noise", "v/noise-000005", "json", { "--interval", "1s" } },
+	{ "slow", "noise", "v/noise-000006", "json", { "--interval", "1s" } },
+	{ "publisher", "bike-counter", "v/bike-counter-000099", "json", { "--interval", "1s" } },
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static struct case_ *case_named(const char *name)
+{
+	for (size_t i = 0; i < NCASES; i++)
+		if (!strcmp(cases[i].name, name))
+			return &cases[i];
+	fail_msg("no case '%s'", name);
+	return NULL;
+}
+
+static const char scenario_fmt[] =
+	"name: validate-e2e\n"
+	"seed: 7\n"
+	"start: now\n"
+	"duration: 7s\n"
+	"sites:\n"
+	"  - {id: s1, name: S1, lat: 43.3, lon: 5.37, radius: 100m}\n"
+	"transports:\n"
+	"  mqtt:\n"
+	"    url: mqtt://127.0.0.1:%u\n"
+	"    topic: \"v/{device}\"\n"
+	"fleets:\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json}\n"
+	"  - {type: bike-counter, count: 1, site: s1, interval: 1s, transport: mqtt, codec: senml}\n"
+	"  - {type: waste, count: 1, site: s1, interval: 1s, transport: mqtt, codec: ul,\n"
+	"     params: {apikey: k1}}\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
+	"     faults: [{kind: out_of_range, field: LAeq, rate: 0.5}]}\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
+	"     faults: [{kind: clock_skew, skew: 30s}]}\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
+	"     faults: [{kind: reboot, from: 3s}]}\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1500ms, transport: mqtt, codec: json}\n";
+
+/* A bike counter by hand: a report a second (stamped on its schedule), its yearTotal falls once,
+ * one garbage message. */
+static const char publisher_fmt[] =
+	"pub() { mosquitto_pub -h 127.0.0.1 -p %u -t v/bike-counter-000099 -m \"$1\"; }\n"
+	"t0=$(date +%%s)\n"
+	"for i in 0 1 2 3 4 5 6; do\n"
+	"  y=$((500000 + i * 10)); [ $i = 3 ] && y=400000\n"
+	"  ts=$(date -u -d \"@$((t0 + i))\" +%%Y-%%m-%%dT%%H:%%M:%%S.000Z)\n"
+	"  pub \"$(printf '{\"id\":\"bike-counter-000099\",\"type\":\"TrafficFlowObserved\",\"seq\":%%d,\"ts\":\"%%s\",'\\\n"
+	"'\"intensity\":3,\"intensityForward\":2,\"intensityBackward\":1,\"dailyTotal\":%%d,\"yearTotal\":%%d}' \\\n"
+	"$i $ts $((40 + i)) $y)\"\n"
+	"  [ $i = 2 ] && pub 'garbage{'\n"
+	"  sleep 1\n"
+	"done\n";
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static int start_validate(struct case_ *c)
+{
+	char url[64], log[300];
+	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
+	snprintf(c->report, sizeof c->report, "%s/%s.json", tmpdir, c->name);
+	snprintf(log, sizeof log, "%s/%s.log", tmpdir, c->name);
+	const char *argv[24] = { fleetbench, "validate", "--type", c->type, "--mqtt", url,
+	                         "--topic", c->topic, "--codec", c->codec, "--duration", "5s",
+	                         "--format", "json", "--out", c->report };
+	size_t n = 16;
+	for (size_t i = 0; i < 4 && c->extra[i]; i++)
+		argv[n++] = c->extra[i];
+	argv[n] = NULL;
+	if (fb_peer_spawn(&c->peer, argv, log))
+		return -1;
+	/* ready once its subscription is in place */
+	return fb_peer_wait_line(&c->peer, "validate: listening for", NULL, 0, 10000);
+}
+
+static int session(void)
+{
+	for (size_t i = 0; i < NCASES; i++)
+		if (start_validate(&cases[i])) {
+			fprintf(stderr, "validate '%s' did not start listening\n", cases[i].name);
+			return -1;
+		}
+	char path[300], text[4096];
+	snprintf(path, sizeof path, "%s/publisher.sh", tmpdir);
+	snprintf(text, sizeof text, publisher_fmt, mopts.port);
+	if (write_file(path, text))
+		return -1;
+	struct fb_peer publisher;
+	const char *pargv[] = { "sh", path, NULL };
+	char plog[300];
+	snprintf(plog, sizeof plog, "%s/publisher.log", tmpdir);
+	if (fb_peer_spawn(&publisher, pargv, plog))
+		return -1;
+	snprintf(path, sizeof path, "%s/scenario.yaml", tmpdir);
+	snprintf(text, sizeof text, scenario_fmt, mopts.port);
+	if (write_file(path, text))
+		return -1;
+	const char *rargv[] = { fleetbench, "run", path, "--speed", "realtime", "--quiet", NULL };
+	int run_rc = fb_peer_run(rargv, 30000);
+	int pub_rc = fb_peer_wait_exit(&publisher, 30000);
+	fb_peer_stop(&publisher, 1000);
+	if (run_rc != 0 || pub_rc != 0) {
+		fprintf(stderr, "run exited %d, publisher %d\n", run_rc, pub_rc);
+		return -1;
+	}
+	for (size_t i = 0; i < NCASES; i++) {
+		struct case_ *c = &cases[i];
+		c->exit_code = fb_peer_wait_exit(&c->peer, 20000);
+		fb_peer_stop(&c->peer, 1000);
+		json_error_t err;
+		c->json = json_load_file(c->report, 0, &err);
+		if (!c->json)
+			fprintf(stderr, "validate '%s' (exit %d): no report: %s\n", c->name, c->exit_code, err.text);
+	}
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *b = getenv("B");
+	snprintf(fleetbench, sizeof fleetbench, "%s/fleetbench", b && *b ? b : "build");
+	if (access(fleetbench, X_OK) != 0) {
+		fprintf(stderr, "'%s' is not built\n", fleetbench);
+		return -1;
+	}
+	if (fb_peer_tmpdir("fb-validate-e2e", tmpdir, sizeof tmpdir))
+		return -1;
+	mopts = (struct fb_mosquitto_opts){ .dir = tmpdir };
+	if (fb_mosquitto_start(&broker, &mopts))
+		return -1;
+	return session();
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NCASES; i++) {
+		fb_peer_stop(&cases[i].peer, 1000);
+		json_decref(cases[i].json);
+	}
+	fb_peer_stop(&broker, 3000);
+	if (getenv("FB_KEEP"))
+		return 0;
+	return fb_peer_rmtree(tmpdir);
+}
+
+static json_t *check_of(struct case_ *c, const char *name)
+{
+	json_t *checks = json_object_get(c->json, "checks");
+	for (size_t i = 0; i < json_array_size(checks); i++) {
+		json_t *k = json_array_get(checks, i);
+		if (!strcmp(json_string_value(json_object_get(k, "name")), name))
+			return k;
+	}
+	return NULL;
+}
+
+/* The case's report: exit code as its verdict, the named checks failed (with `needle` in the
+ * first one's measurement), every other check passed, and each check in `must_run` ran. */
+static void assert_report(const char *name, const char *const *failing, const char *needle,
+                          const char *const *must_run)
+{
+	struct case_ *c = case_named(name);
+	if (!c->json)
+		fail_msg("validate '%s' wrote no report (exit %d)", name, c->exit_code);
+	json_t *checks = json_object_get(c->json, "checks");
+	assert_true(json_array_size(checks) >= 8);
+	size_t nfail = 0;
+	for (size_t i = 0; failing && failing[i]; i++)
+		nfail++;
+	for (size_t i = 0; i < json_array_size(checks); i++) {
+		json_t *k = json_array_get(checks, i);
+		const char *cn = json_string_value(json_object_get(k, "name"));
+		bool failed = !strcmp(json_string_value(json_object_get(k, "status")), "fail");
+		bool expect = false;
+		for (size_t j = 0; j < nfail; j++)
+			expect |= !strcmp(failing[j], cn);
+		if (failed != expect)
+			fail_msg("'%s': check '%s' %s: %s (expected: %s)", name, cn, failed ? "failed" : "passed",
+			         json_string_value(json_object_get(k, "measured")),
+			         json_string_value(json_object_get(k, "expected")));
+	}
+	for (size_t i = 0; must_run && must_run[i]; i++)
+		if (!check_of(c, must_run[i]))
+			fail_msg("'%s': check '%s' did not run", name, must_run[i]);
+	if (nfail) {
+		const char *m = json_string_value(json_object_get(check_of(c, failing[0]), "measured"));
+		if (needle && !strstr(m, needle))
+			fail_msg("'%s': check '%s' measured '%s', lacking '%s'", name, failing[0], m, needle);
+	}
+	assert_int_equal(c->exit_code, nfail ? 3 : 0);
+	assert_string_equal(json_string_value(json_object_get(c->json, "verdict")), nfail ? "fail" : "pass");
+}
+
+static void simulated_json_device_passes(void **state)
+{
+	(void)state;
+	static const char *const run[] = { "traffic", "decode", "fields", "range", "resolution",
+		"interval", "jitter", "timestamps", "sequence", NULL };
+	assert_report("clean-json", NULL, NULL, run);
+	/* at least three reports a second apart were seen from the one device */
+	json_t *dev = json_array_get(json_object_get(case_named("clean-json")->json, "devices"), 0);
+	assert_string_equal(json_string_value(json_object_get(dev, "id")), "noise-000000");
+	assert_true(json_integer_value(json_object_get(dev, "reports")) >= 3);
+}
+
+static void simulated_senml_counter_passes(void **state)
+{
+	(void)state;
+	/* senml: units carried and checked by the decoder; the totals are counters */
+	static const char *const run[] = { "fields", "counters", "timestamps", "interval", NULL };
+	assert_report("clean-senml", NULL, NULL, run);
+}
+
+static void simulated_ul_device_passes(void **state)
+{
+	(void)state;
+	static const char *const run[] = { "fields", "range", "timestamps", "interval", NULL };
+	assert_report("clean-ul", NULL, NULL, run);
+}
+
+static void out_of_range_values_are_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "range", NULL };
+	assert_report("out-of-range", failing, "'LAeq' = ", NULL);
+}
+
+static void clock_skew_is_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "timestamps", NULL };
+	assert_report("clock-skew", failing, "ahead of the bench's clock", NULL);
+}
+
+static void reboot_seq_restart_is_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "sequence", NULL };
+	assert_report("reboot", failing, "seq 0 from 'noise-000005' after seq", NULL);
+}
+
+static void wrong_interval_is_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "interval", "jitter", NULL };
+	assert_report("slow", failing, "median 1.50", NULL);
+}
+
+static void hand_made_faults_are_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "decode", "counters", NULL };
+	assert_report("publisher", failing, "undecodable payload from 'v/bike-counter-000099'", NULL);
+	const char *m = json_string_value(json_object_get(check_of(case_named("publisher"), "counters"),
+	                                                  "measured"));
+	assert_non_null(strstr(m, "'yearTotal' of 'bike-counter-000099' fell from 500020 count to 400000 count"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(simulated_json_device_passes),
+		cmocka_unit_test(simulated_senml_counter_passes),
+		cmocka_unit_test(simulated_ul_device_passes),
+		cmocka_unit_test(out_of_range_values_are_caught),
+		cmocka_unit_test(clock_skew_is_caught),
+		cmocka_unit_test(reboot_seq_restart_is_caught),
+		cmocka_unit_test(wrong_interval_is_caught),
+		cmocka_unit_test(hand_made_faults_are_caught),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
