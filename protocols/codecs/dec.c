@@ -61,6 +61,20 @@ static int scan_string(struct fb_jscan *j, char *out, size_t cap, size_t *len)
 		return FB_CODEC_EINVAL;
 	j->p++;
 	for (;;) {
+		/* a run of plain characters at once */
+		const char *run = j->p;
+		while (run < j->end && *run != '"' && *run != '\\' && (unsigned char)*run >= 0x20)
+			run++;
+		if (run > j->p) {
+			size_t k = (size_t)(run - j->p);
+			if (out) {
+				if (n + k >= cap)
+					return FB_CODEC_EINVAL;
+				memcpy(out + n, j->p, k);
+			}
+			n += k;
+			j->p = run;
+		}
 		if (j->p >= j->end)
 			return FB_CODEC_EINVAL;
 		unsigned char c = (unsigned char)*j->p++;
@@ -180,11 +194,37 @@ static size_t number_len(const char *s, size_t len)
 	return i;
 }
 
+static const double pow10_exact[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
 int fb_dec_number(const char *s, size_t len, double *out)
 {
 	char tmp[64];
 	if (len == 0 || len >= sizeof tmp || number_len(s, len) != len)
 		return FB_CODEC_EINVAL;
+	/* Clinger's fast path: at most 15 significant digits and no exponent make an exact integer
+	 * mantissa and an exact power of ten, so one division is correctly rounded, as strtod is */
+	size_t i = s[0] == '-', digits = 0, frac = 0;
+	uint64_t m = 0;
+	bool dot = false;
+	for (; i < len; i++) {
+		char ch = s[i];
+		if (ch == '.') {
+			dot = true;
+			continue;
+		}
+		if (ch == 'e' || ch == 'E' || ++digits > 15)
+			break;
+		m = m * 10 + (uint64_t)(ch - '0');
+		frac += dot;
+	}
+	if (i == len) {
+		double x = (double)m / pow10_exact[frac];
+		*out = s[0] == '-' ? -x : x;
+		return 0;
+	}
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';
 	double x = strtod(tmp, NULL);
@@ -270,7 +310,7 @@ double fb_dec_tolerance(const struct fb_field *f)
 	double half_step;
 	switch (f->kind) {
 	case FB_FIELD_NUMBER:
-		half_step = 0.5 * pow(10, -fb_cbuf_decimals(f->resolution));
+		half_step = 0.5 / pow10_exact[fb_cbuf_decimals(f->resolution)];
 		break;
 	default:
 		half_step = 0.5;
@@ -292,12 +332,27 @@ void fb_dec_init(struct fb_decoded *out, const struct fb_model *m)
 	}
 }
 
+static bool field_is(const struct fb_field *f, const char *name, size_t len)
+{
+	return strncmp(f->name, name, len) == 0 && f->name[len] == '\0';
+}
+
 int fb_dec_field(const struct fb_model *m, const char *name, size_t len)
 {
+	if (memchr(name, '\0', len))
+		return -1;   /* (field_is may not read past a shorter name then) */
 	for (unsigned i = 0; i < m->nfields && i < FB_DECODED_MAX_FIELDS; i++)
-		if (strlen(m->fields[i].name) == len && memcmp(m->fields[i].name, name, len) == 0)
+		if (field_is(&m->fields[i], name, len))
 			return (int)i;
 	return -1;
+}
+
+int fb_dec_field_from(const struct fb_model *m, const char *name, size_t len, int hint)
+{
+	if (hint >= 0 && (unsigned)hint < m->nfields && hint < FB_DECODED_MAX_FIELDS &&
+	    !memchr(name, '\0', len) && field_is(&m->fields[hint], name, len))
+		return hint;
+	return fb_dec_field(m, name, len);
 }
 
 int fb_dec_json_value(const struct fb_field *f, const struct fb_jval *v, double *out)

@@ -50,6 +50,8 @@ void fb_dec_init(struct fb_decoded *out, const struct fb_model *m);
 double fb_dec_tolerance(const struct fb_field *f);
 /* The index of field name[0..len) in m, or -1. */
 int fb_dec_field(const struct fb_model *m, const char *name, size_t len);
+/* The same, trying field `hint` first (payloads list fields in table order). */
+int fb_dec_field_from(const struct fb_model *m, const char *name, size_t len, int hint);
 /* A value for field f from JSON: numbers for NUMBER/INTEGER, true/false for BOOL, an enum name
  * for ENUM. Returns 0, FB_CODEC_EINVAL (wrong JSON type), FB_CODEC_ERANGE (unknown enum name). */
 int fb_dec_json_value(const struct fb_field *f, const struct fb_jval *v, double *out);

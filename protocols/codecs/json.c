@@ -108,7 +108,7 @@ int fb_json_decode_flat(const struct fb_model *m, const uint8_t *buf, size_t len
 	char key[64];
 	size_t klen;
 	unsigned meta = 0;
-	int unknown = 0;
+	int unknown = 0, next_field = 0;
 
 	fb_dec_init(out, m);
 	fb_jscan_init(&j, buf, len);
@@ -154,7 +154,7 @@ int fb_json_decode_flat(const struct fb_model *m, const uint8_t *buf, size_t len
 					return FB_CODEC_EINVAL;
 				continue;
 			}
-			int fi = fb_dec_field(m, key, klen);
+			int fi = fb_dec_field_from(m, key, klen, next_field);
 			if (fi < 0) {
 				if ((v.kind == FB_J_OBJECT || v.kind == FB_J_ARRAY) && fb_jscan_skip_rest(&j))
 					return FB_CODEC_EINVAL;
@@ -164,6 +164,7 @@ int fb_json_decode_flat(const struct fb_model *m, const uint8_t *buf, size_t len
 			}
 			if (out->present & (1ull << fi))
 				return FB_CODEC_EINVAL;
+			next_field = fi + 1;
 			int rc = fb_dec_json_value(&m->fields[fi], &v, &out->values[fi]);
 			if (rc == FB_CODEC_ERANGE && !unknown)
 				unknown = rc;

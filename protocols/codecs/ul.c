@@ -116,7 +116,7 @@ int fb_ul_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
 {
 	(void)c;
 	const char *p = (const char *)buf, *end = p + len;
-	int rc_soft = 0;
+	int rc_soft = 0, next_field = 0;
 
 	fb_dec_init(out, m);
 	if (len == 0 || memchr(p, '#', len) || memchr(p, '\0', len))
@@ -143,13 +143,14 @@ int fb_ul_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
 		const char *ve = vb ? vb : end;
 		if (kb == p || ve == v)
 			return FB_CODEC_EINVAL;   /* an empty key or value */
-		int fi = fb_dec_field(m, p, (size_t)(kb - p));
+		int fi = fb_dec_field_from(m, p, (size_t)(kb - p), next_field);
 		if (fi < 0) {
 			if (!rc_soft)
 				rc_soft = FB_CODEC_EFIELD;
 		} else if (out->present & (1ull << fi)) {
 			return FB_CODEC_EINVAL;
 		} else {
+			next_field = fi + 1;
 			int rc = fb_dec_text_value(&m->fields[fi], v, (size_t)(ve - v), &out->values[fi]);
 			if (rc == FB_CODEC_ERANGE) {
 				if (!rc_soft)

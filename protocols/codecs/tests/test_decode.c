@@ -335,9 +335,40 @@ static void test_truncated_and_garbage(void **state)
 	}
 }
 
+/* The scanner's numbers equal strtod's, bit for bit (its fast path included). */
+static void test_numbers_as_strtod(void **state)
+{
+	(void)state;
+	char text[64];
+	for (int i = 0; i < 200000; i++) {
+		double x = uniform(-1e7, 1e7);
+		int decimals = (int)(next_u64() % 10);
+		switch (i % 4) {
+		case 0: snprintf(text, sizeof text, "%.*f", decimals, x); break;
+		case 1: snprintf(text, sizeof text, "%.*e", decimals + 5, x); break;
+		case 2: snprintf(text, sizeof text, "%.17g", x / 1e9); break;
+		default: snprintf(text, sizeof text, "%.*f", 15, x / 1e7); break;
+		}
+		double got;
+		assert_int_equal(fb_dec_number(text, strlen(text), &got), 0);
+		double want = strtod(text, NULL);
+		if (memcmp(&got, &want, sizeof got))
+			fail_msg("'%s': %.17g, strtod %.17g", text, got, want);
+	}
+	double z;
+	assert_int_equal(fb_dec_number("-0.0", 4, &z), 0);
+	assert_true(z == 0 && signbit(z));
+	assert_int_equal(fb_dec_number("+1", 2, &z), FB_CODEC_EINVAL);
+	assert_int_equal(fb_dec_number("1.", 2, &z), FB_CODEC_EINVAL);
+	assert_int_equal(fb_dec_number(".5", 2, &z), FB_CODEC_EINVAL);
+	assert_int_equal(fb_dec_number("0x10", 4, &z), FB_CODEC_EINVAL);
+	assert_int_equal(fb_dec_number("inf", 3, &z), FB_CODEC_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_numbers_as_strtod),
 		cmocka_unit_test(test_round_trip_every_type),
 		cmocka_unit_test(test_known_payloads),
 		cmocka_unit_test(test_sparkplug_deltas_and_aliases),
