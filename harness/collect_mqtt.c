@@ -11,7 +11,7 @@
  * - Ready once each connection has received its own probe message back (published after
  *   CONNACK on a topic of its own): the broker processes SUBSCRIBE before that PUBLISH, so the
  *   subscriptions are live from then on.
- * - Per message: the device from the topic (Sparkplug: its device level; otherwise the first
+ * - Per message: the device from the topic (Sparkplug: its device level; otherwise the last
  *   level that is a device id of the scenario, through a hash map over this shard's MQTT
  *   devices), else from the payload's id (json "id", SenML base name); decoded with the device's
  *   fleet's codec; key = the carried timestamp in ms (what the transport declared).
@@ -459,10 +459,10 @@ static void on_message(void *arg, struct fb_mqtt_conn *conn, const struct fb_mqt
 			observe(c, FB_OBS_NO_DEVICE, id, m, &d, rc, 0, p);
 		return;
 	}
-	/* the device: the first topic level that is one of ours */
+	/* the device: the last topic level that is one of ours (templates end with {device}) */
 	uint32_t device = UINT32_MAX;
 	size_t at = 0;
-	for (size_t i = 0; i < nl && device == UINT32_MAX; i++)
+	for (size_t i = nl; i-- > 0 && device == UINT32_MAX; )
 		if (len[i] && (device = map_get(c, lv[i], len[i])) != UINT32_MAX)
 			at = i;
 	bool from_topic = device != UINT32_MAX;
