@@ -12,6 +12,7 @@ pkgs=(
   tzdata openssl                             # time zones (Europe/Paris), test certificates
   mosquitto mosquitto-clients mbpoll         # real peers for the integration tests
   chromium                                   # renders the HTML report in tests
+  libxml2-utils python3                      # xmllint checks JUnit XML; python3 reads reports in tests
 )
 
 missing=()

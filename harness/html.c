@@ -235,6 +235,10 @@ static void line_chart(FILE *o, const struct chart *c, struct line *lines, size_
 			fprintf(o, "%.1f,%.1f ", SX(sx / k), SY(sy / k));
 		}
 		fputs("\"/>\n", o);
+		if (ln->n <= 60)    /* few points: mark each, so a single second still shows */
+			for (size_t i = 0; i < ln->n; i++)
+				fprintf(o, "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
+				        SX(ln->x[i]), SY(ln->y[i]), palette[l % NCOLORS]);
 	}
 	fputs("</svg>\n", o);
 	if (nlines > 1 || (nlines == 1 && lines[0].label && *lines[0].label)) {
@@ -263,7 +267,7 @@ static const char css[] =
 ".pass{background:#2e7d32}.fail{background:#c62828}"
 "table{border-collapse:collapse;width:100%;background:#fff;font-size:13.5px;margin:6px 0}"
 "th,td{padding:5px 9px;border-bottom:1px solid #e6e8ec;text-align:right;white-space:nowrap}"
-"th:first-child,td:first-child{text-align:left}th{background:#eef0f4;font-weight:600}"
+"th:first-child,td:first-child{text-align:left}th{background:#eef0f4;font-weight:600;white-space:normal;vertical-align:bottom}"
 "td.ok{color:#2e7d32;font-weight:600}td.bad{color:#c62828;font-weight:600}td.msg{text-align:left;white-space:normal}"
 ".cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #e0e3e8;border-radius:6px;padding:8px 14px;min-width:120px}"
 ".card b{display:block;font-size:20px}.card small{color:#5b6472}"
@@ -382,9 +386,15 @@ static void over_time(FILE *o, const json_t *r)
 	struct line tl[3] = { { "sent", x, a, n }, { "received", x, b, n }, { "errors", x, err, n } };
 	struct chart c1 = { "chart-throughput", "Throughput (messages per second)", "msg/s", X_ELAPSED, NULL, false };
 	line_chart(o, &c1, tl, errsum > 0 ? 3 : 2);
+	double lagmax = 0;
+	for (size_t i = 0; i < n; i++)
+		lagmax = fmax(lagmax, lag[i]);
 	struct line ll = { "", x, lag, n };
 	struct chart c2 = { "chart-lag", "Lag behind the wall clock", "s", X_ELAPSED, NULL, false };
-	line_chart(o, &c2, &ll, 1);
+	if (lagmax > 0 || !json_is_string(get(r, "speed")))
+		line_chart(o, &c2, &ll, 1);
+	else
+		fputs("<p class=\"meta\" id=\"no-lag\">No lag: the run was not paced (--speed max).</p>\n", o);
 out:
 	free(x);
 	free(a);
