@@ -22,10 +22,10 @@
  *
  * Unit ids and ports derive from a device's position among all Modbus devices of the scenario
  * (fleet order, then position in the fleet), so they are the same in every shard. */
-#include <libgen.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "protocols/modbus/layout.h"
 #include "protocols/modbus/regmap.h"
 #include "protocols/modbus/server.h"
 #include "protocols/transport.h"
@@ -77,34 +77,6 @@ static const char *const fleet_keys[] = { "word_order", "map", "faults", NULL };
 static const char *const fault_keys[] = { "exception_rate", "exception_code", "no_reply_rate",
                                           "delay_min", "delay_max", "split_rate", "split_gap",
                                           "junk_rate", "drop_rate", NULL };
-static const char *const layouts[] = { "gateway", "per-device", NULL };
-static const char *const orders[] = { "ABCD", "CDAB", "BADC", "DCBA", NULL };
-
-static int parse_listen(const struct fb_ynode *n, struct fb_transport *t)
-{
-	const char *text;
-	if (fb_ynode_string(n, "'listen'", &text) < 0)
-		return -1;
-	const char *colon = strrchr(text, ':');
-	if (!colon)
-		return fb_ynode_error(n, "'listen' is host:port, e.g. '127.0.0.1:5020'");
-	size_t hl = (size_t)(colon - text);
-	const char *h = text;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	if (hl >= sizeof t->host)
-		return fb_ynode_error(n, "host in 'listen' is too long");
-	memcpy(t->host, h, hl);
-	t->host[hl] = 0;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port < 0 || port > 65535)
-		return fb_ynode_error(n, "port in 'listen' must be 0..65535, not '%s'", colon + 1);
-	t->first_port = (uint16_t)port;
-	return 0;
-}
 
 static int parse_rate(const struct fb_ynode *map, const char *key, double *out)
 {
@@ -153,41 +125,20 @@ static int parse_faults(const struct fb_ynode *n, struct fb_mb_faults *f)
 static int parse_fleet(struct fb_transport *t, const struct fb_fleet *fl, struct mb_fleet *mf)
 {
 	const struct fb_ynode *cfg = fl->params_node ? fb_ynode_get(fl->params_node, "modbus") : NULL;
-	enum fb_mb_order order = FB_MB_ABCD;
 	const struct fb_ynode *v;
 	mf->used = true;
 	if (cfg) {
 		if (fb_ynode_expect(cfg, FB_Y_MAP, "'modbus'") < 0 ||
 		    fb_ynode_check_keys(cfg, "fleet 'modbus' params", fleet_keys) < 0)
 			return -1;
-		int choice;
-		if ((v = fb_ynode_get(cfg, "word_order"))) {
-			if (fb_ynode_enum(v, "'word_order'", orders, &choice) < 0)
-				return -1;
-			order = (enum fb_mb_order)choice;
-		}
 		if ((v = fb_ynode_get(cfg, "faults"))) {
 			if (parse_faults(v, &mf->faults) < 0)
 				return -1;
 			mf->has_faults = true;
 		}
-		if ((v = fb_ynode_get(cfg, "map"))) {
-			const char *path;
-			if (fb_ynode_string(v, "'map'", &path) < 0)
-				return -1;
-			char full[4096];
-			if (path[0] != '/' && t->env.scenario && t->env.scenario->path) {
-				char dir[4096];
-				snprintf(dir, sizeof dir, "%s", t->env.scenario->path);
-				snprintf(full, sizeof full, "%s/%s", dirname(dir), path);
-			} else {
-				snprintf(full, sizeof full, "%s", path);
-			}
-			mf->map = fb_regmap_load_file(full, fl->model, order);
-			return mf->map ? 0 : -1;
-		}
 	}
-	mf->map = fb_regmap_default(fl->model, order);
+	/* word_order and map: the same map the bench's poller reads with (layout.h) */
+	mf->map = fb_mb_fleet_regmap(t->env.scenario, fl);
 	return mf->map ? 0 : -1;
 }
 
@@ -242,20 +193,14 @@ static struct fb_transport *transport_create(const struct fb_transport_env *env,
 		if (fb_ynode_expect(config, FB_Y_MAP, "'transports: modbus'") < 0 ||
 		    fb_ynode_check_keys(config, "'transports: modbus'", config_keys) < 0)
 			goto fail;
-		if ((v = fb_ynode_get(config, "listen")) && parse_listen(v, t) < 0)
+		struct fb_mb_layout lay;
+		fb_mb_layout_defaults(&lay);
+		if (fb_mb_layout_read(&lay, config) < 0)
 			goto fail;
-		int choice;
-		if ((v = fb_ynode_get(config, "layout"))) {
-			if (fb_ynode_enum(v, "'layout'", layouts, &choice) < 0)
-				goto fail;
-			t->layout = (enum layout)choice;
-		}
-		int64_t upp;
-		if ((v = fb_ynode_get(config, "units_per_port"))) {
-			if (fb_ynode_int(v, "'units_per_port'", 1, 247, &upp) < 0)
-				goto fail;
-			t->units_per_port = (unsigned)upp;
-		}
+		memcpy(t->host, lay.host, sizeof t->host);
+		t->first_port = lay.first_port;
+		t->layout = lay.per_device ? LAYOUT_PER_DEVICE : LAYOUT_GATEWAY;
+		t->units_per_port = lay.units_per_port;
 		if ((v = fb_ynode_get(config, "rtu"))) {
 			if (fb_ynode_expect(v, FB_Y_MAP, "'rtu'") < 0 ||
 			    fb_ynode_check_keys(v, "'rtu'", rtu_keys) < 0)
@@ -279,6 +224,16 @@ static struct fb_transport *transport_create(const struct fb_transport_env *env,
 	}
 	if (t->layout == LAYOUT_PER_DEVICE)
 		t->units_per_port = 1;
+	if (env->target) {
+		/* --local / --collect: the first port where the bench's poller reads */
+		struct fb_mb_layout lay = { .first_port = t->first_port };
+		if (fb_mb_layout_target(&lay, env->target) < 0) {
+			fb_error("modbus: bad target '%s': expected host:port", env->target);
+			goto fail;
+		}
+		memcpy(t->host, lay.host, sizeof t->host);
+		t->first_port = lay.first_port;
+	}
 
 	/* fleets, devices and their unit ids */
 	if (!(t->fleets = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *t->fleets)))
@@ -362,8 +317,11 @@ static int transport_start(struct fb_transport *t)
 		if (!u->map)
 			continue;
 		uint64_t k = (uintptr_t)u->owner;
-		size_t p = (size_t)(k / t->units_per_port);
-		uint8_t unit = t->layout == LAYOUT_PER_DEVICE ? 1 : (uint8_t)(1 + k % t->units_per_port);
+		struct fb_mb_layout lay = { .per_device = t->layout == LAYOUT_PER_DEVICE,
+		                            .units_per_port = t->units_per_port };
+		size_t p;
+		uint8_t unit;
+		fb_mb_layout_place(&lay, k, &p, &unit);
 		struct port *pt = &t->ports[p];
 		if (pt->ep < 0) {
 			uint16_t want = t->first_port ? (uint16_t)(t->first_port + p) : 0;
