@@ -134,6 +134,44 @@ void fb_metrics_counts(struct fb_metrics_buf *b, const char *const *protos, cons
 	}
 }
 
+void fb_metrics_fill_run(void *arg, struct fb_metrics_buf *b)
+{
+	const struct fb_metrics_run *r = arg;
+	fb_metrics_family(b, "fleetbench_samples_total", "counter", "samples the fleet generated");
+	fb_metrics_sample(b, "fleetbench_samples_total", NULL, (double)r->samples);
+	fb_metrics_family(b, "fleetbench_messages_sent_total", "counter", "messages the transports sent");
+	fb_metrics_sample(b, "fleetbench_messages_sent_total", NULL, (double)r->sent);
+	fb_metrics_family(b, "fleetbench_lag_seconds", "gauge", "how far virtual time is behind its wall-clock schedule");
+	fb_metrics_sample(b, "fleetbench_lag_seconds", NULL, r->lag_s);
+	fb_metrics_family(b, "fleetbench_virtual_time_seconds", "gauge", "the run's virtual time, Unix seconds");
+	fb_metrics_sample(b, "fleetbench_virtual_time_seconds", NULL, (double)r->virtual_now / 1e6);
+	double span = (double)(r->virtual_end - r->virtual_start);
+	double done = span > 0 ? (double)(r->virtual_now - r->virtual_start) / span : 0;
+	fb_metrics_family(b, "fleetbench_progress_ratio", "gauge", "fraction of the run's virtual time done");
+	fb_metrics_sample(b, "fleetbench_progress_ratio", NULL, done < 0 ? 0 : done > 1 ? 1 : done);
+	if (!r->recon || !r->sc)
+		return;
+	static const char *const all[] = { "mqtt", "lorawan", "modbus" };
+	const char *protos[3];
+	struct fb_recon_counts c[3];
+	size_t n = 0;
+	for (size_t p = 0; p < 3; p++)
+		for (size_t f = 0; f < r->sc->nfleets; f++)
+			if (r->sc->fleets[f].transport && !strcmp(r->sc->fleets[f].transport, all[p])) {
+				protos[n] = all[p];
+				fb_recon_totals(r->recon, all[p], &c[n]);
+				n++;
+				break;
+			}
+	fb_metrics_counts(b, protos, c, n);
+	for (size_t i = 0; i < n; i++) {
+		char labels[32];
+		snprintf(labels, sizeof labels, "proto=\"%s\"", protos[i]);
+		fb_metrics_summary(b, "fleetbench_latency_seconds", i == 0 ? "end-to-end latency from the scheduled send time" : NULL,
+		                   labels, fb_recon_latency(r->recon, protos[i]), 1e-6);
+	}
+}
+
 /* ---- HTTP ----------------------------------------------------------------------------------- */
 
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *type, const char *body,

@@ -47,4 +47,20 @@ void fb_metrics_summary(struct fb_metrics_buf *b, const char *name, const char *
 void fb_metrics_counts(struct fb_metrics_buf *b, const char *const *protos, const struct fb_recon_counts *c,
                        size_t n);
 
+/* A ready fill function for `run --metrics-port`: pass fb_metrics_fill_run as `fill` and a
+ * struct fb_metrics_run the run keeps current as `arg` (plain stores, no locking: everything runs
+ * on the one loop). Exposes fleetbench_samples_total, fleetbench_messages_sent_total,
+ * fleetbench_lag_seconds, fleetbench_virtual_time_seconds, fleetbench_progress_ratio and, when
+ * recon is set, the reconciliation counters and fleetbench_latency_seconds{proto} per protocol
+ * of the scenario's fleets. */
+struct fb_metrics_run {
+	const struct fb_scenario *sc;
+	const struct fb_recon *recon;       /* NULL: no collector */
+	uint64_t samples;                   /* samples generated so far */
+	uint64_t sent;                      /* messages the transports sent */
+	double lag_s;                       /* current lag behind the wall clock (paced) */
+	fb_time_us virtual_now, virtual_start, virtual_end;
+};
+void fb_metrics_fill_run(void *arg, struct fb_metrics_buf *b);
+
 #endif

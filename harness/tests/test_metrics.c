@@ -323,11 +323,71 @@ static void test_exposition_helpers(void **state)
 	fb_hist_free(h);
 }
 
+/* The run's fill: counters of the reconciliation as they stand mid-run, per protocol. */
+static void test_fill_run(void **state)
+{
+	char path[] = "/tmp/fb_metrics_XXXXXX.yaml";
+	int fd = mkstemps(path, 5);
+	assert_true(fd >= 0);
+	static const char yaml[] = "name: m\nseed: 1\nstart: 2026-06-01T00:00:00Z\nduration: 1h\n"
+	                           "sites: [{id: s, lat: 43.3, lon: 5.4}]\n"
+	                           "transports: {mqtt: {url: 'mqtt://127.0.0.1:1883'}}\n"
+	                           "fleets:\n  - {type: noise, count: 2, site: s, transport: mqtt, codec: json}\n"
+	                           "  - {type: waste, count: 1, site: s}\n";
+	assert_int_equal(write(fd, yaml, sizeof yaml - 1), (ssize_t)(sizeof yaml - 1));
+	close(fd);
+	struct fb_scenario *sc = fb_scenario_load(path, NULL);
+	unlink(path);
+	assert_non_null(sc);
+	struct fb_recon *rc = fb_recon_new(sc, 0, 3);
+	assert_non_null(rc);
+	double v[FB_MAX_FIELDS] = { 55.5, 60, 50, 58, 54, 51 };
+	const struct fb_fleet *fl = &sc->fleets[0];
+	fb_time_us wall = 1780000000000000;
+	for (uint32_t k = 0; k < 3; k++) {
+		struct fb_sample smp = { fl, fl->model, 0, k, sc->start + (fb_time_us)k * 60000000, v };
+		fb_recon_expect(rc, "mqtt", &smp, (uint64_t)smp.t / 1000, wall + k * 1000000);
+	}
+	for (uint32_t k = 0; k < 2; k++) {          /* two of three arrive, 25 ms after schedule */
+		struct fb_obs o = { .proto = "mqtt", .device = 0, .device_id = "noise-000000", .model = fl->model,
+		                    .key = (uint64_t)(sc->start + (fb_time_us)k * 60000000) / 1000, .seq = k,
+		                    .ts = FB_TIME_NEVER, .recv_wall = wall + k * 1000000 + 25000,
+		                    .nvalues = fl->model->nfields, .values = v, .present = (1u << fl->model->nfields) - 1 };
+		fb_recon_observe(rc, &o);
+	}
+	struct fb_metrics_run run = { .sc = sc, .recon = rc, .samples = 3, .sent = 3, .lag_s = 0.5,
+	                              .virtual_start = sc->start, .virtual_end = sc->start + FB_US_PER_H,
+	                              .virtual_now = sc->start + FB_US_PER_H / 4 };
+	struct fb_metrics_buf b = { 0 };
+	fb_metrics_fill_run(&run, &b);
+	assert_false(b.oom);
+	check_exposition(b.p);
+	assert_true(value_of(b.p, "fleetbench_samples_total ") == 3);
+	assert_true(value_of(b.p, "fleetbench_progress_ratio ") == 0.25);
+	assert_true(value_of(b.p, "fleetbench_lag_seconds ") == 0.5);
+	assert_true(value_of(b.p, "fleetbench_messages_expected_total{proto=\"mqtt\"} ") == 3);
+	assert_true(value_of(b.p, "fleetbench_messages_received_total{proto=\"mqtt\"} ") == 2);
+	assert_true(value_of(b.p, "fleetbench_messages_wrong_values_total{proto=\"mqtt\"} ") == 0);
+	assert_true(value_of(b.p, "fleetbench_latency_seconds_count{proto=\"mqtt\"} ") == 2);
+	double p50 = value_of(b.p, "fleetbench_latency_seconds{proto=\"mqtt\",quantile=\"0.5\"} ");
+	assert_true(p50 >= 0.025 && p50 <= 0.025025);
+	/* only the protocols the fleets use */
+	assert_null(strstr(b.p, "proto=\"lorawan\""));
+	fb_recon_finish(rc);
+	b.len = 0;
+	fb_metrics_fill_run(&run, &b);
+	assert_true(value_of(b.p, "fleetbench_messages_lost_total{proto=\"mqtt\"} ") == 1);
+	free(b.p);
+	fb_recon_free(rc);
+	fb_scenario_free(sc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrapes_while_the_loop_runs),
 		cmocka_unit_test(test_exposition_helpers),
+		cmocka_unit_test(test_fill_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
