@@ -268,7 +268,7 @@ static const char css[] =
 "table{border-collapse:collapse;width:100%;background:#fff;font-size:13.5px;margin:6px 0}"
 "th,td{padding:5px 9px;border-bottom:1px solid #e6e8ec;text-align:right;white-space:nowrap}"
 "th:first-child,td:first-child{text-align:left}th{background:#eef0f4;font-weight:600;white-space:normal;vertical-align:bottom}"
-"td.ok{color:#2e7d32;font-weight:600}td.bad{color:#c62828;font-weight:600}td.msg{text-align:left;white-space:normal}"
+"#expectations-table th:last-child{text-align:left}td.ok{color:#2e7d32;font-weight:600}td.bad{color:#c62828;font-weight:600}td.msg{text-align:left;white-space:normal}"
 ".cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #e0e3e8;border-radius:6px;padding:8px 14px;min-width:120px}"
 ".card b{display:block;font-size:20px}.card small{color:#5b6472}"
 "figure.chart{background:#fff;border:1px solid #e0e3e8;border-radius:6px;margin:10px 0;padding:8px 10px}"
@@ -285,7 +285,7 @@ static const char css[] =
 
 static void summary(FILE *o, const json_t *r)
 {
-	char b[48], c[48];
+	char b[48];
 	const json_t *total = get(get(r, "bench"), "total");
 	fputs("<h2 id=\"summary\">Summary</h2>\n<div class=\"cards\">", o);
 #define CARD(label, val) fprintf(o, "<div class=\"card\"><small>%s</small><b>%s</b></div>", label, val)
@@ -309,7 +309,7 @@ static void summary(FILE *o, const json_t *r)
 		return;
 	fputs("<table id=\"counts\"><thead><tr><th>protocol</th><th>expected</th><th>received</th><th>lost</th>"
 	      "<th>loss</th><th>duplicated</th><th>out of order</th><th>wrong values</th><th>undecodable</th>"
-	      "<th>unexpected</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr></thead><tbody>\n", o);
+	      "<th>unexpected</th><th>foreign</th></tr></thead><tbody>\n", o);
 	const char *name;
 	const json_t *p;
 	for (int pass = 0; pass < 2; pass++) {
@@ -325,13 +325,10 @@ static void summary(FILE *o, const json_t *r)
 			for (int k = 0; k < 3; k++)
 				fprintf(o, "<td>%s</td>", fmt_int(num(p, keys[k]), b, sizeof b));
 			fprintf(o, "<td>%.3f%%</td>", expected > 0 ? lost / expected * 100 : 0);
-			static const char *const keys2[] = { "duplicated", "out_of_order", "wrong_values", "undecodable", "unexpected" };
-			for (int k = 0; k < 5; k++)
+			static const char *const keys2[] = { "duplicated", "out_of_order", "wrong_values", "undecodable",
+			                                     "unexpected", "foreign" };
+			for (int k = 0; k < 6; k++)
 				fprintf(o, "<td>%s</td>", fmt_int(num(p, keys2[k]), b, sizeof b));
-			const json_t *lat = get(p, "latency_us");
-			static const char *const qs[] = { "p50", "p90", "p99", "p999", "max" };
-			for (int k = 0; k < 5; k++)
-				fprintf(o, "<td>%s</td>", lat && num(lat, "count") > 0 ? fmt_us(num(lat, qs[k]), c, sizeof c) : "–");
 			fputs("</tr>\n", o);
 		}
 		if (pass == 1)
@@ -457,6 +454,19 @@ static void latency(FILE *o, const json_t *r)
 		}
 	}
 	fputs("</svg></figure>\n", o);
+	fputs("<table id=\"latency-table\"><thead><tr><th>protocol</th><th>messages</th><th>min</th><th>mean</th>"
+	      "<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr></thead><tbody>\n", o);
+	for (size_t i = 0; i < n; i++) {
+		char b[32];
+		fputs("<tr><td>", o);
+		esc(o, names[i]);
+		fprintf(o, "</td><td>%s</td>", fmt_int(num(hists[i], "count"), b, sizeof b));
+		static const char *const cols[] = { "min", "mean", "p50", "p90", "p99", "p999", "max" };
+		for (int k = 0; k < 7; k++)
+			fprintf(o, "<td>%s</td>", fmt_us(num(hists[i], cols[k]), b, sizeof b));
+		fputs("</tr>\n", o);
+	}
+	fputs("</tbody></table>\n", o);
 }
 
 static void loss_table(FILE *o, const json_t *protos, const char *by, const char *title, const char *id)
