@@ -378,8 +378,8 @@ static void on_sparkplug(struct fb_collector *c, const char *lv[], size_t len[],
 		if (!resolve(c, lv[4], len[4], &device, p))
 			return;
 		m = fb_scenario_fleet_of(c->env.scenario, device)->model;
-		sd = &c->spb[device - c->env.first_device];
-		if (!sd->values) {   /* a Sparkplug topic for a device whose fleet has another codec */
+		sd = c->spb ? &c->spb[device - c->env.first_device] : NULL;
+		if (!sd || !sd->values) {   /* a Sparkplug topic for a device of another codec */
 			observe_undecodable(c, device, id, m, FB_CODEC_EINVAL, p);
 			return;
 		}
@@ -598,8 +598,7 @@ static int build_devices(struct fb_collector *c)
 	uint32_t first = c->env.first_device, count = c->env.device_count;
 	size_t n = 0, spb_values = 0;
 	c->fleet_codec = calloc(sc->nfleets ? sc->nfleets : 1, sizeof *c->fleet_codec);
-	c->spb = calloc(count ? count : 1, sizeof *c->spb);
-	if (!c->fleet_codec || !c->spb)
+	if (!c->fleet_codec)
 		return fb_error("out of memory");
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];
@@ -627,9 +626,14 @@ static int build_devices(struct fb_collector *c)
 		cap *= 2;
 	c->map = calloc(cap, sizeof *c->map);
 	c->map_mask = cap - 1;
-	c->spb_values = calloc(spb_values ? spb_values : 1, sizeof *c->spb_values);
-	if (!c->map || !c->spb_values)
+	if (!c->map)
 		return fb_error("out of memory");
+	if (spb_values) {    /* Sparkplug state only when a fleet speaks it */
+		c->spb = calloc(count, sizeof *c->spb);
+		c->spb_values = calloc(spb_values, sizeof *c->spb_values);
+		if (!c->spb || !c->spb_values)
+			return fb_error("out of memory");
+	}
 	size_t off = 0;
 	char id[96];
 	for (size_t i = 0; i < sc->nfleets; i++) {
