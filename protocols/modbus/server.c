@@ -675,7 +675,9 @@ int fb_mbserver_listen(struct fb_mbserver *s, const char *host, uint16_t port, u
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
-		return fb_error("cannot listen on '%s:%u': %s", host ? host : "*", port, strerror(err));
+		return fb_error("cannot listen on '%s:%u': %s%s", host ? host : "*", port, strerror(err),
+		                err == EADDRINUSE ? " (another process holds the port: give a free range "
+		                "with 'listen' in transports.modbus, or port 0 for any free ports)" : "");
 	}
 	freeaddrinfo(ai);
 	struct sockaddr_storage ss;

@@ -23,12 +23,15 @@
  * Unit ids and ports derive from a device's position among all Modbus devices of the scenario
  * (fleet order, then position in the fleet), so they are the same in every shard. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "protocols/modbus/layout.h"
 #include "protocols/modbus/regmap.h"
 #include "protocols/modbus/server.h"
 #include "protocols/transport.h"
+#include "sim/limits.h"
 #include "sim/log.h"
 
 enum layout { LAYOUT_GATEWAY, LAYOUT_PER_DEVICE };
@@ -65,6 +68,7 @@ struct fb_transport {
 	size_t nports;
 	uint64_t commands_ok, commands_refused;
 	int status;
+	uint64_t fds_reserved;         /* descriptors reserved at start (sim/limits.h) */
 	/* --speed max: a poll needs a now, so the run is held to realtime from its start */
 	bool pace_max;
 	fb_time_us pace_wall0, pace_virt0;
@@ -162,6 +166,7 @@ static void transport_free(struct fb_transport *t)
 		return;
 	if (t->pace_max)
 		ev_timer_stop(t->env.loop, &t->pace_wake);
+	fb_fd_release(t->fds_reserved);
 	fb_mbserver_free(t->srv);
 	if (t->fleets && t->env.scenario)
 		for (size_t i = 0; i < t->env.scenario->nfleets; i++)
@@ -257,8 +262,10 @@ static struct fb_transport *transport_create(const struct fb_transport_env *env,
 		goto fail;
 	t->nports = (size_t)((nmodbus + t->units_per_port - 1) / t->units_per_port);
 	if (t->first_port && t->first_port + t->nports - 1 > 65535) {
-		fb_error("modbus: %llu devices need %zu ports from %u: beyond 65535",
-		         (unsigned long long)nmodbus, t->nports, t->first_port);
+		fb_error("modbus: %llu devices need %zu ports from %u: beyond 65535 (start lower with "
+		         "'listen: HOST:PORT', or 'listen: HOST:0' for any free ports%s)",
+		         (unsigned long long)nmodbus, t->nports, t->first_port,
+		         t->units_per_port < 247 ? ", or put up to 247 devices on a port with 'layout: gateway'" : "");
 		goto fail;
 	}
 	if (!(t->ports = calloc(t->nports ? t->nports : 1, sizeof *t->ports)) ||
@@ -311,6 +318,27 @@ static int transport_start(struct fb_transport *t)
 		ev_timer_init(&t->pace_wake, pace_wake_cb, 0, 0);
 		fb_info("modbus: speed 'max' runs paced at realtime (a poll needs a now)");
 	}
+	/* Each port of this shard is a listening socket plus, typically, one master's connection:
+	 * a fleet too big for the descriptor limit stops here, named. */
+	size_t nlisten = 0, last = SIZE_MAX;
+	for (uint32_t i = 0; i < t->ndevices; i++) {
+		size_t p = t->units[i].map ? (size_t)((uintptr_t)t->units[i].owner / t->units_per_port) : last;
+		if (p != last)
+			nlisten++;
+		last = p;
+	}
+	char what[96];
+	snprintf(what, sizeof what, "modbus: %zu listening port%s ('layout: %s') and their masters' "
+	         "connections", nlisten, nlisten == 1 ? "" : "s",
+	         t->layout == LAYOUT_PER_DEVICE ? "per-device" : "gateway");
+	if (fb_fd_reserve(2 * (uint64_t)nlisten, what, t->layout == LAYOUT_PER_DEVICE ?
+	                  "or split the fleet over processes with --shard i/N, or serve up to 247 "
+	                  "devices per port with 'layout: gateway' in transports.modbus" :
+	                  "or split the fleet over processes with --shard i/N")) {
+		t->status = 1;
+		return -1;
+	}
+	t->fds_reserved = 2 * (uint64_t)nlisten;
 	/* listen on each port that has a device of this shard */
 	for (uint32_t i = 0; i < t->ndevices; i++) {
 		struct fb_mb_unit *u = &t->units[i];

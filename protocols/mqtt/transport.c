@@ -17,6 +17,7 @@
 #include "protocols/mqtt/client.h"
 #include "protocols/mqtt/transport.h"
 #include "protocols/transport.h"
+#include "sim/limits.h"
 #include "sim/log.h"
 
 #define PAYLOAD_MAX 16384
@@ -62,6 +63,7 @@ struct fb_transport {
 	struct fb_transport_env env;
 	struct fb_mqtt_pool *pool;
 	enum conn_mode mode;
+	size_t fds_reserved;           /* descriptors reserved at start (sim/limits.h) */
 	uint8_t version, qos;
 	bool retain, aliases, tls;
 	const char *topic_tmpl, *cmd_tmpl, *client_tmpl, *user_tmpl, *group;
@@ -702,7 +704,7 @@ static int add_sub(struct cx *cx, const char *filter, const struct fb_ynode *whe
 		return fb_ynode_error(where, "more than %d command topic filters on one connection",
 		                      FB_MQTT_MAX_TOPICS);
 	if (!(cx->subs[cx->nsubs++] = strdup(filter)))
-		return fb_error("out of memory");
+		return fb_oom_error("the mqtt transport's command topic filters", 0);
 	return 0;
 }
 
@@ -923,8 +925,7 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 	t->cmd_map = calloc(t->cmd_cap, sizeof *t->cmd_map);
 	if (!t->by_local || !t->devs || !t->cxs || !by_site || !t->cmd_map) {
 		free(by_site);
-		fb_error("out of memory");
-		goto fail;
+		goto oom;
 	}
 	char buf[TOPIC_MAX];
 	for (size_t i = 0; i < sc->nfleets; i++) {
@@ -963,7 +964,10 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 			dv->codec = codec;
 			dv->kind = kind;
 			fb_device_id(f->model, gi, buf, sizeof buf);
-			dv->id = strdup(buf);
+			if (!(dv->id = strdup(buf))) {
+				free(by_site);
+				goto oom;
+			}
 			dv->ctx = (struct fb_codec_ctx){ dv->id, f->site->id, apikey };
 			dv->cx = cx_for(t, dv, by_site, &shared);
 			ssize_t len = 0, clen = -1;
@@ -987,25 +991,39 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 			case K_SPARKPLUG: {
 				struct cx *cx = dv->cx;
 				if (!cx->edge) {
-					cx->edge = strdup(per_device ? dv->id : per_site ? f->site->id : "fleetbench");
+					if (!(cx->edge = strdup(per_device ? dv->id : per_site ? f->site->id : "fleetbench"))) {
+						free(by_site);
+						goto oom;
+					}
 					if (fb_spb_topic(cbuf, sizeof cbuf, t->group, FB_SPB_NCMD, cx->edge, NULL) < 0) {
 						fb_ynode_error(f->node, "edge node id '%s' cannot be a Sparkplug id", cx->edge);
 						free(by_site);
 						goto fail;
 					}
-					cx->ncmd_topic = strdup(cbuf);
+					if (!(cx->ncmd_topic = strdup(cbuf))) {
+						free(by_site);
+						goto oom;
+					}
 					if (add_sub(cx, cbuf, config)) {
 						free(by_site);
 						goto fail;
 					}
 				}
 				if (cx->nspb == cx->capspb) {
+					struct dev **grown = realloc(cx->spb, (cx->capspb ? cx->capspb * 2 : 8) * sizeof *cx->spb);
+					if (!grown) {
+						free(by_site);
+						goto oom;
+					}
+					cx->spb = grown;
 					cx->capspb = cx->capspb ? cx->capspb * 2 : 8;
-					cx->spb = realloc(cx->spb, cx->capspb * sizeof *cx->spb);
 				}
 				dv->alias_base = t->aliases ? ((uint64_t)cx->nspb + 1) << 8 : FB_SPB_NO_ALIAS;
 				cx->spb[cx->nspb++] = dv;
-				dv->prev = calloc(f->model->nfields ? f->model->nfields : 1, sizeof *dv->prev);
+				if (!(dv->prev = calloc(f->model->nfields ? f->model->nfields : 1, sizeof *dv->prev))) {
+					free(by_site);
+					goto oom;
+				}
 				len = fb_spb_topic(buf, sizeof buf, t->group, FB_SPB_DDATA, cx->edge, dv->id);
 				clen = fb_spb_topic(cbuf, sizeof cbuf, t->group, FB_SPB_DCMD, cx->edge, dv->id);
 				break;
@@ -1017,9 +1035,15 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 				free(by_site);
 				goto fail;
 			}
-			dv->topic = strdup(buf);
+			if (!(dv->topic = strdup(buf))) {
+				free(by_site);
+				goto oom;
+			}
 			if (clen >= 0) {
-				dv->cmd_topic = strdup(cbuf);
+				if (!(dv->cmd_topic = strdup(cbuf))) {
+					free(by_site);
+					goto oom;
+				}
 				if (map_put(t, dv)) {
 					fb_ynode_error(fb_ynode_get(config, "command_topic") ? fb_ynode_get(config, "command_topic") : f->node,
 					               "two devices share the command topic '%s'", cbuf);
@@ -1085,10 +1109,8 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 			.subscribe = cx->nsubs ? (const char *const *)cx->subs : NULL,
 			.subscribe_qos = spb ? 1 : (t->qos ? t->qos : 1),
 		};
-		if (!(cx->conn = fb_mqtt_pool_add(t->pool, &cc, cx))) {
-			fb_error("out of memory");
-			goto fail;
-		}
+		if (!(cx->conn = fb_mqtt_pool_add(t->pool, &cc, cx)))
+			goto oom;
 	}
 	if (spb_load_state(t) != 0)
 		goto fail;
@@ -1114,6 +1136,12 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		goto fail;
 	}
 	return t;
+oom: {
+	/* a fleet too big for this process: said with its size and the way out */
+	char what[96];
+	snprintf(what, sizeof what, "the mqtt transport's %" PRIu32 " devices", t->nlocal);
+	fb_oom_error(what, (uint64_t)t->nlocal * (sizeof(struct dev) + sizeof(struct cx) + 160));
+}
 fail:
 	free((char *)cfg.tls_host);
 	mqtt_free(t);
@@ -1124,8 +1152,21 @@ fail:
 
 static int mqtt_start(struct fb_transport *t)
 {
-	if (t->pool)
-		fb_mqtt_pool_start(t->pool);
+	if (!t->pool)
+		return 0;
+	/* One descriptor per connection: a fleet too big for the limit stops here, named, instead
+	 * of failing connection by connection with EMFILE. */
+	static const char *const mode_names[] = { "per-device", "per-site", "shared" };
+	char what[96];
+	snprintf(what, sizeof what, "mqtt: %zu connection%s ('connection: %s')", t->ncx,
+	         t->ncx == 1 ? "" : "s", mode_names[t->mode]);
+	if (fb_fd_reserve(t->ncx, what, t->mode == CONN_PER_DEVICE ?
+	                  "or split the fleet over processes with --shard i/N, or share connections "
+	                  "with 'connection: per-site' in transports.mqtt" :
+	                  "or split the fleet over processes with --shard i/N"))
+		return -1;
+	t->fds_reserved = t->ncx;
+	fb_mqtt_pool_start(t->pool);
 	return 0;
 }
 
@@ -1281,6 +1322,7 @@ static void mqtt_free(struct fb_transport *t)
 {
 	if (!t)
 		return;
+	fb_fd_release(t->fds_reserved);
 	fb_netfaults_free(t->nf);
 	fb_mqtt_pool_free(t->pool);
 	for (size_t i = 0; i < t->ndevs; i++) {
