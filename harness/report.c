@@ -728,14 +728,17 @@ static int report_usage_error(const char *fmt, const char *arg)
 
 static int write_json(const json_t *j, const char *path)
 {
-	int rc = path && strcmp(path, "-") ? json_dump_file(j, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-	                                   : json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!path || !strcmp(path, "-")) {
-		fputc('\n', stdout);
-		rc |= fflush(stdout);
-	}
+	bool to_stdout = !path || !strcmp(path, "-");
+	FILE *f = to_stdout ? stdout : fopen(path, "w");
+	if (!f)
+		return fb_error("cannot write '%s': %s", path, strerror(errno));
+	int rc = json_dumpf(j, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (fputc('\n', f) == EOF)
+		rc = -1;
+	if (to_stdout ? fflush(f) != 0 : fclose(f) != 0)
+		rc = -1;
 	if (rc)
-		return fb_error("cannot write '%s': %s", path ? path : "stdout", strerror(errno));
+		return fb_error("cannot write '%s': %s", to_stdout ? "stdout" : path, strerror(errno));
 	return 0;
 }
 

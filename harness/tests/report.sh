@@ -108,6 +108,8 @@ assert [e['name'] for e in ex] == ['loss_max', 'mqtt.latency_p99_max', 'mqtt.err
 assert all(e['ok'] for e in ex) and tot['exit_code'] == 0
 assert tot['expect'] == json.load(open('$tmp/r0.json'))['expect']
 "
+expect_code 0 "report merge -o FILE" -- $FB report merge -o "$tmp/total-o.json" "$tmp/s0.json" "$tmp/s1.json" "$tmp/s2.json"
+cmp -s "$tmp/total-o.json" "$tmp/total.json" && ok "-o writes what stdout carries" || fail "-o output differs from stdout"
 expect_code 0 "report html" -- $FB report html "$tmp/total.json"
 cmp -s "$tmp/out" "$tmp/hm.html" && ok "report html equals merge --html" || fail "report html differs from merge --html"
 
