@@ -557,6 +557,20 @@ static void lorawan_duty_cycle_over_one_percent_fails(void **state)
 	finish(&g);
 	assert_only_failed(&g, NULL);
 	assert_non_null(strstr(check(&g, "duty-cycle")->measured, "busiest: 0.833 %"));
+
+	/* a short observation: the rate of the frames seen (3 SF7 frames 7 s apart pass, 5 s fail) */
+	for (int spacing = 7; spacing >= 5; spacing -= 2) {
+		struct feed h;
+		feed_init(&h, "noise", "lorawan", "binary", at("2026-06-01T10:00:00Z"));
+		for (uint32_t i = 0; i < 3; i++)
+			uplink(&h, i, 0.0617, 0, -1, spacing * FB_US_PER_S);
+		finish(&h);
+		if (spacing == 7)
+			assert_passes(&h, "duty-cycle");
+		else
+			assert_fails(&h, "duty-cycle", "1.23 % on air over 10s (3 uplinks)");
+		fb_validate_free(h.v);
+	}
 	fb_validate_free(f.v);
 	fb_validate_free(g.v);
 }
