@@ -61,6 +61,7 @@ struct kind_info {
 	uint32_t keys;
 	bool per_sample;          /* rate is per sample (else per device) */
 	const char *transports;   /* space-separated transports that carry it out; NULL: any fleet */
+	const char *not_yet;      /* not carried out yet: what to use instead */
 };
 
 static const struct kind_info kinds[FB_FAULT_NKINDS] = {
@@ -75,13 +76,16 @@ static const struct kind_info kinds[FB_FAULT_NKINDS] = {
 	[FB_FAULT_REBOOT] = { COMMON, false, NULL },
 	[FB_FAULT_MALFORMED] = { COMMON | B(K_MODE), true, "mqtt" },
 	[FB_FAULT_BAD_MIC] = { COMMON, true, "lorawan" },
-	[FB_FAULT_MODBUS_EXCEPTION] = { COMMON | B(K_EXCEPTION), false, "modbus" },
+	[FB_FAULT_MODBUS_EXCEPTION] = { COMMON | B(K_EXCEPTION), false, "modbus",
+	                                "the Modbus transport's own injection, a fleet's "
+	                                "'params: {modbus: {faults: {exception_rate: 0.5}}}'" },
 	[FB_FAULT_DUPLICATE] = { COMMON | B(K_COPIES), true, "mqtt" },
 	[FB_FAULT_DELAY] = { COMMON | B(K_DELAY), true, "mqtt" },
-	[FB_FAULT_SITE_DARK] = { COMMON, false, "mqtt" },
+	[FB_FAULT_SITE_DARK] = { COMMON, false, "mqtt lorawan" },
 	[FB_FAULT_RECONNECT_STORM] = { (COMMON & ~B(K_FOR)) | B(K_WITHIN) | B(K_JITTER) | B(K_BACKOFF),
 	                               false, "mqtt" },
-	[FB_FAULT_CHURN] = { COMMON | B(K_PER_HOUR), false, "mqtt" },
+	[FB_FAULT_CHURN] = { COMMON | B(K_PER_HOUR), false, "mqtt",
+	                     "'reconnect_storm' with a small 'rate' at several times" },
 };
 
 static const char *const backlog_names[] = { "lose", "send", NULL };
@@ -348,6 +352,9 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 	r->kind = (enum fb_fault_kind)(kind + 1);
 	const struct kind_info *ki = &kinds[r->kind];
 	out->per_sample = ki->per_sample;
+	if (ki->not_yet)
+		return fb_ynode_error(kn, "fault '%s' is not carried out yet (use %s)", kind_names[r->kind],
+		                      ki->not_yet);
 	int bad = 0;
 	for (size_t i = 0; i < n->n; i++) {
 		int k = 0;
@@ -479,6 +486,13 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 		}
 	}
 	/* the transport must carry the kind out */
+	char needs[64] = "";
+	for (const char *p2 = ki->transports; p2 && *p2;) {
+		const char *e = strchr(p2, ' ');
+		size_t l = e ? (size_t)(e - p2) : strlen(p2), k = strlen(needs);
+		snprintf(needs + k, sizeof needs - k, "%s'%.*s'", k ? " or " : "", (int)l, p2);
+		p2 += l + (e ? 1 : 0);
+	}
 	bool any = false;
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		if (!r->fleet_match[i])
@@ -486,9 +500,9 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 		const struct fb_fleet *f = &sc->fleets[i];
 		if (!transport_carries(ki->transports, f->transport)) {
 			if (fleet_only >= 0 || fb_ynode_get(n, "fleet") || fb_ynode_get(n, "devices"))
-				return fb_ynode_error(kn, "fault '%s' needs a fleet with transport '%s' "
+				return fb_ynode_error(kn, "fault '%s' needs a fleet with transport %s "
 				                      "(fleet %zu, '%s', has %s%s%s)", kind_names[r->kind],
-				                      ki->transports, i, f->model->name,
+				                      needs, i, f->model->name,
 				                      f->transport ? "'" : "", f->transport ? f->transport : "none",
 				                      f->transport ? "'" : "");
 			r->fleet_match[i] = false;
@@ -498,8 +512,8 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 	}
 	if (!any)
 		return fb_ynode_error(n, "fault '%s' targets no device%s%s%s", kind_names[r->kind],
-		                      ki->transports ? " (it needs a fleet with transport '" : "",
-		                      ki->transports ? ki->transports : "", ki->transports ? "')" : "");
+		                      ki->transports ? " (it needs a fleet with transport " : "",
+		                      needs, ki->transports ? ")" : "");
 	/* fields */
 	const struct fb_ynode *fn = fb_ynode_get(n, "field");
 	if (fn && fb_ynode_string(fn, "'field'", &r->field_name) < 0)
@@ -730,6 +744,17 @@ bool fb_fault_targets(const struct fb_faults *f, const struct fb_fault_rule *r, 
 	return rr->per_sample || device_selected(f, rr, device);
 }
 
+fb_time_us fb_faults_window_end(const struct fb_faults *f, enum fb_fault_kind kind, uint32_t device,
+                                fb_time_us t)
+{
+	for (size_t i = 0; f && i < f->nrules; i++) {
+		const struct fb_fault_rule *r = &f->rules[i].pub;
+		if (r->kind == kind && t >= r->from && t < r->until && fb_fault_targets(f, r, device))
+			return r->until;
+	}
+	return t;
+}
+
 double fb_fault_draw(const struct fb_faults *f, const struct fb_fault_rule *r, uint32_t device,
                      uint64_t n)
 {
@@ -867,12 +892,13 @@ void fb_faults_emit(struct fb_faults *f, struct fb_sample *s, double *values, fb
 	memcpy(f->raw, values, m->nfields * sizeof *values);
 	if (f->seq_base)
 		s->seq = raw_seq - f->seq_base[local];
-	/* two passes: faults that silence the device (offline, battery) come first, so a silent
-	 * sample never carries another fault; then the rest in file order */
+	/* two passes: faults that keep a sample from arriving (offline, battery, a dark site) come
+	 * first, so such a sample never carries another fault; then the rest in file order */
 	for (size_t i = 0; i < 2 * f->nrules; i++) {
 		struct rule *r = &f->rules[i % f->nrules];
 		const struct fb_fault_rule *p = &r->pub;
-		bool silencing = p->kind == FB_FAULT_OFFLINE || p->kind == FB_FAULT_BATTERY;
+		bool silencing = p->kind == FB_FAULT_OFFLINE || p->kind == FB_FAULT_BATTERY ||
+		                 p->kind == FB_FAULT_SITE_DARK;
 		if (silencing != (i < f->nrules))
 			continue;
 		if (t < p->from || !targets_device(p, fi, d))

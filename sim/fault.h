@@ -9,9 +9,9 @@
  * The engine applies device faults to each sample (sim) and marks the sample with the kind
  * (struct fb_sample.fault), so the trace writes a "fault" key on the line. Payload and network
  * kinds are decided here too (so the trace records them) and carried out by the transports after
- * they declared the message sent (protocols/faults.h). One fault per sample: a fault that silences
- * the device (offline, battery) first, else the first rule that applies, in file order (the
- * top-level block first, then each fleet's). */
+ * they declared the message sent (protocols/faults.h). One fault per sample: a fault that keeps it
+ * from arriving (offline, battery, site_dark) first, else the first rule that applies, in file
+ * order (the top-level block first, then each fleet's). */
 #ifndef FB_FAULT_H
 #define FB_FAULT_H
 #include <stdbool.h>
@@ -119,6 +119,10 @@ const struct fb_fault_rule *fb_faults_rule(const struct fb_faults *f, size_t i);
 /* True when rule r targets the device (fleet, site, type, device list, and the per-device rate
  * draw for per-device kinds). */
 bool fb_fault_targets(const struct fb_faults *f, const struct fb_fault_rule *r, uint32_t device);
+/* The end of the window of the first rule of `kind` that targets the device at virtual time t
+ * (FB_TIME_NEVER for an open window), or t itself when none does. */
+fb_time_us fb_faults_window_end(const struct fb_faults *f, enum fb_fault_kind kind, uint32_t device,
+                                fb_time_us t);
 /* A uniform draw in [0, 1) for (rule, device, n): the transports' deterministic randomness. */
 double fb_fault_draw(const struct fb_faults *f, const struct fb_fault_rule *r, uint32_t device,
                      uint64_t n);

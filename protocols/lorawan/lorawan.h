@@ -157,6 +157,14 @@ const struct fb_lw_counters *fb_lw_net_counters(const struct fb_lw_net *n);
 /* Sum over gateways. */
 void fb_lw_net_gw_counters(const struct fb_lw_net *n, struct fb_lw_gw_counters *out);
 struct fb_lw_device *fb_lw_net_device(struct fb_lw_net *n, uint32_t device);
+/* Faults (sim/fault.h): the device's next data uplink is declared sent, then sent with a MIC that
+ * does not verify. */
+enum fb_lw_fate { FB_LW_FATE_NONE, FB_LW_FATE_BAD_MIC };
+void fb_lw_net_fate(struct fb_lw_net *n, uint32_t device, enum fb_lw_fate fate);
+/* Faults: the device's site is dark: no gateway hears it before virtual time `until`. */
+void fb_lw_net_dark(struct fb_lw_net *n, uint32_t device, fb_time_us until);
+/* Faults: a firmware reboot: FCnt from 0, and an OTAA device joins again before its next uplink. */
+void fb_lw_net_reboot(struct fb_lw_net *n, uint32_t device);
 size_t fb_lw_net_gateway_count(const struct fb_lw_net *n);
 struct fb_lw_gateway *fb_lw_net_gateway(struct fb_lw_net *n, size_t i);
 void fb_lw_net_summary(const struct fb_lw_net *n, FILE *out);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "protocols/codec.h"
 #include "protocols/lorawan/lorawan.h"
+#include "sim/fault.h"
 #include "sim/log.h"
 #include "sim/rng.h"
 
@@ -81,6 +82,10 @@ struct fb_lw_net {
 	fb_lw_sent_fn sent_fn;
 	void *sent_arg;
 	bool *held;                        /* per device: a sample waits in last_payload for the join */
+	uint8_t *fate;                     /* faults: per device, what happens to its next data uplink
+	                                      (enum fb_lw_fate), allocated on first use */
+	fb_time_us *dark_until;            /* faults: per device, no gateway hears it before this
+	                                      virtual time (its site is dark), allocated on first use */
 	fb_lw_now_fn now_fn;
 	void *now_arg;
 	fb_time_us last_virtual;
@@ -846,6 +851,8 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 	struct fb_lw_device *d = &n->devs[local];
 	const struct reach *r = &n->reach[local];
 	fb_time_us end = tx->start + tx->airtime, wall = wall_now(n);
+	/* faults: a dark site's gateways hear nothing (joins and retransmissions included) */
+	unsigned ngw = n->dark_until && tx->start < n->dark_until[local] ? 0 : r->n;
 	int sf = fb_lw_dr_sf(tx->dr);
 	uint64_t frame = (uint64_t)d->dev_nonce << 32 | d->fcnt_up;
 	unsigned heard = 0;
@@ -853,7 +860,7 @@ static void transmit(struct fb_lw_net *n, uint32_t local, const struct fb_lw_tx 
 	 * a long SF12 frame must not make another device's RX1 look past) */
 	if (tx->start > n->last_virtual)
 		n->last_virtual = tx->start;
-	for (unsigned k = 0; k < r->n; k++) {
+	for (unsigned k = 0; k < ngw; k++) {
 		struct fb_lw_link link;
 		double pl_extra = shadow_db(n, d->index, frame + (tx->retransmission ? 1u << 31 : 0), k);
 		link.rssi_dbm = tx->tx_power_dbm - r->pl_db[k] - pl_extra;
@@ -1083,7 +1090,49 @@ static void send_data(struct fb_lw_net *n, uint32_t local, fb_time_us t, const u
 		n->c.uplinks_confirmed++;
 	if (n->sent_fn)
 		n->sent_fn(n->sent_arg, d->index, d->fcnt_up - 1);
+	if (n->fate && n->fate[local]) {
+		/* faults (sim/fault.h): declared sent, then corrupted on the way */
+		n->fate[local] = FB_LW_FATE_NONE;
+		n->tx.phy[n->tx.len - 1] ^= 0xa5;    /* 1.0.4 §4.4: the MIC is the last 4 bytes */
+	}
 	transmit(n, local, &n->tx);
+}
+
+void fb_lw_net_fate(struct fb_lw_net *n, uint32_t device, enum fb_lw_fate fate)
+{
+	struct fb_lw_device *d = fb_lw_net_device(n, device);
+	if (!d)
+		return;
+	if (!n->fate && !(n->fate = calloc(n->ndevs ? n->ndevs : 1, 1)))
+		return;                         /* out of memory: the fault is not carried out */
+	n->fate[d - n->devs] = (uint8_t)fate;
+}
+
+void fb_lw_net_dark(struct fb_lw_net *n, uint32_t device, fb_time_us until)
+{
+	struct fb_lw_device *d = fb_lw_net_device(n, device);
+	if (!d)
+		return;
+	if (!n->dark_until && !(n->dark_until = calloc(n->ndevs ? n->ndevs : 1, sizeof *n->dark_until)))
+		return;                         /* out of memory: the fault is not carried out */
+	n->dark_until[d - n->devs] = until;
+}
+
+void fb_lw_net_reboot(struct fb_lw_net *n, uint32_t device)
+{
+	struct fb_lw_device *d = fb_lw_net_device(n, device);
+	if (!d)
+		return;
+	/* RAM is gone: frame counters from 0, no session (OTAA joins again; the DevNonce counter
+	 * survives, as 1.0.4 §6.2.5 asks of NVM), no pending answers */
+	d->fcnt_up = d->fcnt_down = 0;
+	d->got_down = false;
+	d->awaiting = d->confirmed_pending = false;
+	d->mac_answers_len = 0;
+	d->mac_answers_sticky = d->ack_next = d->link_check_req = false;
+	d->adr_ack_cnt = 0;
+	if (d->otaa)
+		d->state = FB_LW_DEV_IDLE;
 }
 
 fb_time_us fb_lw_net_hold_until(struct fb_lw_net *n)
@@ -1398,6 +1447,8 @@ void fb_lw_net_free(struct fb_lw_net *n)
 	free(n->defer);
 	free(n->deferred);
 	free(n->held);
+	free(n->fate);
+	free(n->dark_until);
 	free(n->gw_used);
 	free(n->flush_list);
 	free(n->devs);
@@ -1468,6 +1519,13 @@ static void uplink(struct fb_transport *t, const struct fb_sample *s, const uint
                    size_t len, uint8_t fport)
 {
 	uint32_t local = s->device - t->first;
+	if (s->fault == FB_FAULT_REBOOT)          /* faults (sim/fault.h) */
+		fb_lw_net_reboot(t->net, s->device);
+	else if (s->fault == FB_FAULT_BAD_MIC)
+		fb_lw_net_fate(t->net, s->device, FB_LW_FATE_BAD_MIC);
+	else if (s->fault == FB_FAULT_SITE_DARK)
+		fb_lw_net_dark(t->net, s->device, fb_faults_window_end(fb_engine_faults(t->env.engine),
+		                                                      FB_FAULT_SITE_DARK, s->device, s->t));
 	if (t->slot) {
 		double *v = t->slot_values + (size_t)local * FB_MAX_FIELDS;
 		unsigned nf = s->model->nfields < FB_MAX_FIELDS ? s->model->nfields : FB_MAX_FIELDS;
@@ -1721,6 +1779,8 @@ static int enqueue(struct fb_transport *t, const struct fb_sample *s, const uint
 
 static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 {
+	if (s->flags & FB_SAMPLE_UNSENT)          /* faults: the device did not transmit it */
+		return;
 	uint32_t local = s->device - t->first;
 	if (s->device < t->first || local >= t->count || !t->codec_of[local])
 		return;

@@ -532,6 +532,12 @@ static void test_parse_errors(void **state)
 	assert_string_equal(load_fail(BASE "faults:\n  - {kind: duplicate, rate: 0.1}\n"),
 	                    "x.yaml:12:5: error: fault 'duplicate' targets no device (it needs a fleet "
 	                    "with transport 'mqtt')\n");
+	assert_string_equal(load_fail(BASE "faults:\n  - {kind: site_dark, site: port}\n"),
+	                    "x.yaml:12:5: error: fault 'site_dark' targets no device (it needs a fleet "
+	                    "with transport 'mqtt' or 'lorawan')\n");
+	assert_string_equal(load_fail(HEAD "fleets:\n  - {type: noise, site: aix, faults: [{kind: bad_mic}]}\n"),
+	                    "x.yaml:9:46: error: fault 'bad_mic' needs a fleet with transport 'lorawan' "
+	                    "(fleet 0, 'noise', has none)\n");
 	assert_string_equal(load_fail(BASE "faults: {kind: stuck}\n"),
 	                    "x.yaml:11:9: error: 'faults' must be a list of faults ('- kind: stuck ...')\n");
 	/* two errors at once */
