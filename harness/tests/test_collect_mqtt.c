@@ -4,8 +4,9 @@
  * from the scenario. The test's sink checks that every message the transport declared (env.sent)
  * arrives once with every field's exact value; then a plain client (mosquitto_pub) publishes one
  * payload twice (a duplicate: observed twice more), a sample declared and never published (a
- * drop: never observed), garbage on a device's topic (undecodable), an unknown device; and a
- * second collector for half of the devices counts the other half as foreign. */
+ * drop: never observed), garbage on a device's topic (undecodable), an unknown device, and
+ * Sparkplug births and data (a rebirth is counted, not observed; DDATA by alias is completed from
+ * the birth); a second collector for half of the devices counts the other half as foreign. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include "harness/collect.h"
 #include "harness/peer.h"
 #include "protocols/codec.h"
+#include "protocols/codecs/sparkplug.h"
 #include "protocols/mqtt/transport.h"
 #include "sim/engine.h"
 #include "sim/scenario.h"
@@ -190,6 +192,17 @@ static bool observed_reaches(void *arg)
 {
 	struct world *w = arg;
 	return w->observed >= want_observed;
+}
+
+static int64_t want_rebirths;
+
+static bool rebirths_reach(void *arg)
+{
+	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
+	json_t *rep = ops->report(arg);
+	int64_t n = json_integer_value(json_object_get(rep, "sparkplug_rebirths"));
+	json_decref(rep);
+	return n >= want_rebirths;
 }
 
 static int setup(void **state)
@@ -366,6 +379,46 @@ static void every_message_arrives_with_its_values(void **state)
 	assert_int_equal(w->undecodable, 1);
 	assert_int_equal(w->unknown, 1);
 	assert_int_equal(w->bad_values, 0);
+
+	/* Sparkplug B from a plain client: a rebirth (a DBIRTH repeating an older sample) is counted,
+	 * not observed; a DBIRTH of a new session is the device's next sample; a DDATA by alias with
+	 * one changed metric is observed with every field (the others from the birth) */
+	const struct fb_fleet *lights = &w->sc->fleets[4];
+	uint32_t ldev = lights->first;
+	char lid[64], ltopic[160];
+	fb_device_id(lights->model, ldev, lid, sizeof lid);
+	double lv[FB_MAX_FIELDS];
+	for (unsigned i = 0; i < lights->model->nfields; i++)
+		lv[i] = lights->model->fields[i].max;
+	struct fb_sample birth = { .fleet = lights, .model = lights->model, .device = ldev, .seq = 1,
+	                           .t = w->sc->start + FB_US_PER_H, .values = lv };
+	n = fb_spb_dbirth(&birth, 7, 0x500, payload, sizeof payload);
+	assert_true(n > 0);
+	snprintf(ltopic, sizeof ltopic, "spBv1.0/fleetbench/DBIRTH/euromed/%s", lid);
+	before = w->observed;
+	pub(ltopic, payload, (size_t)n);
+	want_rebirths = 1;
+	assert_true(spin(rebirths_reach, all.c, 5000));
+	assert_int_equal(w->observed, before);
+	birth.t = w->sc->start + 3 * FB_US_PER_H;
+	on_sent(w, "mqtt", &birth, (uint64_t)(birth.t / 1000));
+	n = fb_spb_dbirth(&birth, 8, 0x500, payload, sizeof payload);
+	pub(ltopic, payload, (size_t)n);
+	double prev[FB_MAX_FIELDS];
+	memcpy(prev, lv, sizeof prev);
+	lv[1] = lights->model->fields[1].min;     /* dimmingLevel changes, nothing else */
+	struct fb_sample data = birth;
+	data.t += 10 * FB_US_PER_MIN;
+	on_sent(w, "mqtt", &data, (uint64_t)(data.t / 1000));
+	n = fb_spb_ddata(&data, prev, 9, 0x500, payload, sizeof payload);
+	snprintf(ltopic, sizeof ltopic, "spBv1.0/fleetbench/DDATA/euromed/%s", lid);
+	pub(ltopic, payload, (size_t)n);
+	want_observed = before + 2;
+	assert_true(spin(observed_reaches, w, 5000));
+	assert_int_equal(find(w, ldev, (uint64_t)(birth.t / 1000))->seen, 1);
+	assert_int_equal(find(w, ldev, (uint64_t)(data.t / 1000))->seen, 1);
+	assert_int_equal(w->bad_values, 0);
+	assert_int_equal(w->flagged, 0);
 
 	ops->free(all.c);
 	ops->free(half.c);
