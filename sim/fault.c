@@ -599,6 +599,15 @@ int fb_faults_parse(const struct fb_scenario *sc, struct fb_faults **out)
 	return 0;
 }
 
+int fb_faults_check(const struct fb_scenario *sc)
+{
+	struct fb_faults *f;
+	if (fb_faults_parse(sc, &f) < 0)
+		return -1;
+	fb_faults_free(f);
+	return 0;
+}
+
 static void release_state(struct rule *r)
 {
 	free(r->stuck);

@@ -96,6 +96,8 @@ struct fb_faults;
  * with suggestions): the caller exits 2. */
 int fb_faults_parse(const struct fb_scenario *sc, struct fb_faults **out);
 void fb_faults_free(struct fb_faults *f);
+/* Validates the faults: blocks at load time (the CLI's exit 2): 0, or -1 after located errors. */
+int fb_faults_check(const struct fb_scenario *sc);
 
 /* Resolves windows for a run over [start, end) and sets up per-device state for this shard's
  * devices [first, first + count). Returns 0, or -1 after fb_error (out of memory). */

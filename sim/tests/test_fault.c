@@ -493,9 +493,17 @@ static const char *load_fail(const char *text)
 	struct fb_faults *f = (struct fb_faults *)1;
 	capture_begin(&cap);
 	int rc = fb_faults_parse(sc, &f);
-	const char *err = capture_end(&cap);
+	static char err[sizeof cap.text];
+	strcpy(err, capture_end(&cap));
 	assert_int_equal(rc, -1);
 	assert_null(f);
+	/* the load-time check and the engine say the same */
+	capture_begin(&cap);
+	assert_int_equal(fb_faults_check(sc), -1);
+	assert_string_equal(capture_end(&cap), err);
+	capture_begin(&cap);
+	assert_null(fb_engine_new(sc, 0, 1, sc->start, sc->duration));
+	assert_string_equal(capture_end(&cap), err);
 	fb_scenario_free(sc);
 	snprintf(prefix, sizeof prefix, "%s/", dir);
 	size_t k = 0, plen = strlen(prefix);
