@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config clang          # cc, make; clang for the fuzz harnesses
   libclang-rt-dev                            # libFuzzer and the sanitizer runtimes for `make fuzz`
+  iproute2                                   # ip: loopback up in the limits test's own network namespace
   libev-dev libyaml-dev libjansson-dev      # event loop, scenarios, JSON parsing
   libmodbus-dev libprotobuf-c-dev protobuf-c-compiler   # Modbus replies, Sparkplug B
   libssl-dev libmicrohttpd-dev libcmocka-dev # crypto/TLS, metrics endpoint, unit tests
@@ -13,6 +14,7 @@ pkgs=(
   mosquitto mosquitto-clients mbpoll         # real peers for the integration tests
   chromium                                   # renders the HTML report in tests
   libxml2-utils python3                      # xmllint checks JUnit XML; python3 reads reports in tests
+  curl                                       # tests scrape the --metrics-port endpoint
 )
 
 missing=()

@@ -17,6 +17,7 @@
 #include "harness/cli.h"
 #include "harness/expect.h"
 #include "harness/html.h"
+#include "harness/metrics.h"
 #include "harness/report.h"
 #include "protocols/transport.h"
 #include "sim/engine.h"
@@ -54,6 +55,7 @@ static const char run_usage[] =
 "  --junit FILE          one JUnit test case per expectation of the scenario's expect: block\n"
 "  --html FILE           a self-contained report page with charts (throughput, lag, latency,\n"
 "                        loss by type and site, each type's signals)\n"
+"  --metrics-port P      serve Prometheus metrics at http://HOST:P/metrics during the run\n"
 "  --quiet               no progress line and no summary; errors only\n"
 "  -h, --help            this help\n"
 "\n"
@@ -71,6 +73,8 @@ struct run {
 	size_t ntr;
 	struct fb_bench *bench;
 	json_t *expect;             /* the scenario's expect:, normalised, or NULL */
+	struct fb_metrics *metrics; /* --metrics-port */
+	struct fb_metrics_run mrun;
 	ev_timer tick;              /* once per wall second: the report's series */
 	uint64_t sent;              /* samples handed to transports */
 	struct fb_transport **fleet_tr;      /* per fleet: its transport instance, or NULL */
@@ -520,7 +524,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
 	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT, O_JUNIT,
-	       O_HTML };
+	       O_HTML, O_METRICS };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -539,6 +543,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "start-at", required_argument, NULL, O_START_AT },
 		{ "junit", required_argument, NULL, O_JUNIT },
 		{ "html", required_argument, NULL, O_HTML },
+		{ "metrics-port", required_argument, NULL, O_METRICS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -571,6 +576,16 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		case O_COLLECT_TOPIC: o->collect_topic = optarg; break;
 		case O_JUNIT: o->junit = optarg; break;
 		case O_HTML: o->html = optarg; break;
+		case O_METRICS: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 65535) {
+				fb_error("--metrics-port '%s': expected a TCP port 1..65535", optarg);
+				return -1;
+			}
+			o->metrics_port = (int)v;
+			break;
+		}
 		case O_GRACE: if (fb_cli_duration("--grace", optarg, &o->grace)) return -1; break;
 		case O_START_AT: {
 			bool now;
@@ -683,6 +698,12 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	}
 	fb_bench_tick(r->bench, r->sent, lag);
+	struct fb_engine_stats st;
+	fb_engine_stats(r->e, &st);
+	r->mrun.samples = st.samples;
+	r->mrun.sent = r->sent;
+	r->mrun.lag_s = lag;
+	r->mrun.virtual_now = fb_engine_now(r->e);
 }
 
 static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -770,7 +791,6 @@ int fb_cmd_run(int argc, char **argv)
 	r.idle.data = &r;
 	ev_check_init(&r.check, check_cb);
 	r.check.data = &r;
-	ev_check_start(r.loop, &r.check);
 	ev_timer_init(&r.pace, r.o.speed_mode == FB_SPEED_MAX ? max_retry_cb : pace_cb, 0, 0);
 	r.pace.data = &r;
 	ev_signal_init(&r.sigint, signal_cb, SIGINT);
@@ -787,9 +807,21 @@ int fb_cmd_run(int argc, char **argv)
 		code = r.exit_code;
 		goto out;
 	}
+	ev_check_start(r.loop, &r.check);     /* only now: it starts the engine in max mode */
 	ev_timer_init(&r.tick, tick_cb, 1.0, 1.0);
 	r.tick.data = &r;
 	ev_timer_start(r.loop, &r.tick);
+	if (r.o.metrics_port) {
+		r.mrun = (struct fb_metrics_run){
+			.sc = r.sc, .recon = fb_bench_recon(r.bench), .virtual_start = r.start,
+			.virtual_end = r.start + r.duration, .virtual_now = r.start
+		};
+		if (!(r.metrics = fb_metrics_start(r.loop, NULL, (uint16_t)r.o.metrics_port,
+		                                   fb_metrics_fill_run, &r.mrun))) {
+			code = FB_EXIT_RUNTIME;
+			goto out;
+		}
+	}
 	if (r.tty) {
 		ev_timer_init(&r.progress, progress_cb, 0.25, 0.25);
 		r.progress.data = &r;
@@ -825,6 +857,7 @@ int fb_cmd_run(int argc, char **argv)
 		print_summary(&r);
 	code = conclude(&r, code);
 out:
+	fb_metrics_stop(r.metrics);
 	for (size_t i = 0; i < r.ntr; i++)
 		r.trops[i]->free(r.tr[i]);
 	free(r.fleet_tr);

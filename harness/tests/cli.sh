@@ -147,5 +147,19 @@ kill -INT $pid; wait $pid; code=$?
 [ "${code:-0}" = 130 ] && ok "SIGINT exits 130" || fail "SIGINT exit ${code:-none}"
 [ -s "$tmp/int.json" ] && ok "report written on SIGINT" || fail "no report on SIGINT"
 
+# --metrics-port: Prometheus text exposition while a paced run goes on; bad ports refused.
+expect_code 2 "--metrics-port out of range" -- $FB run scenarios/ci-smoke.yaml --metrics-port 70000
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+$FB run scenarios/ci-smoke.yaml --speed x600 --quiet --metrics-port "$mport" & pid=$!
+got=0
+for _ in $(seq 1 200); do
+  if curl -sf "http://127.0.0.1:$mport/metrics" > "$tmp/metrics" 2>/dev/null &&
+     awk '$1 == "fleetbench_samples_total" && $2 > 0 {f=1} END {exit !f}' "$tmp/metrics"; then got=1; break; fi
+  read -t 0.05 < /dev/zero 2>/dev/null || true
+done
+kill -INT $pid 2>/dev/null; wait $pid
+[ $got = 1 ] && ok "metrics endpoint counts samples during the run" || fail "metrics endpoint: $(head -5 "$tmp/metrics" 2>/dev/null)"
+grep -q '^# TYPE fleetbench_samples_total counter' "$tmp/metrics" && ok "metrics carry TYPE lines" || fail "metrics TYPE lines"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
