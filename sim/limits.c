@@ -76,6 +76,24 @@ uint64_t fb_fd_reserved(void)
 	return reserved;
 }
 
+int fb_ports_check(uint64_t count, const char *what, const char *way_out)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned lo = 0, hi = 0;
+	int got = f ? fscanf(f, "%u %u", &lo, &hi) : 0;
+	if (f)
+		fclose(f);
+	if (got != 2 || hi < lo)
+		return 0;      /* not Linux, or unreadable: connect() will say EADDRNOTAVAIL */
+	uint64_t range = (uint64_t)hi - lo + 1;
+	if (count <= range)
+		return 0;
+	return fb_error("%s need %" PRIu64 " local ports, but the ephemeral port range has %" PRIu64
+	                " (net.ipv4.ip_local_port_range %u-%u): widen it, e.g. 'sysctl -w "
+	                "net.ipv4.ip_local_port_range=\"1024 65535\"' (as root)%s%s", what, count, range,
+	                lo, hi, way_out ? ", " : "", way_out ? way_out : "");
+}
+
 int fb_oom_error(const char *what, uint64_t bytes)
 {
 	char size[48] = "";

@@ -24,6 +24,13 @@ void fb_fd_release(uint64_t count);
 /* Descriptors reserved so far. */
 uint64_t fb_fd_reserved(void);
 
+/* Local ports for `count` TCP connections to one destination (a broker): the kernel picks each
+ * from the ephemeral range (net.ipv4.ip_local_port_range), at most once per destination. Returns
+ * 0 when the range holds them (other processes' connections aside), or -1 after
+ *   fleetbench: error: <what> need N local ports, but the ephemeral port range has R ...
+ * with the ways out (widen the range, way_out). */
+int fb_ports_check(uint64_t count, const char *what, const char *way_out);
+
 /* "out of memory" with the size and the way out, for allocations proportional to the fleet:
  * `what` ("the engine's state for 500000000 devices"), bytes (0: not said). Returns -1. */
 int fb_oom_error(const char *what, uint64_t bytes);

@@ -83,6 +83,43 @@ refute_err "no file descriptor left" "no connection ran out of descriptors"
 grep -qE '^mqtt: 300 connections, [0-9]+ up; connects 300 ok, 0 failed' "$T/err" && ok "all 300 connections up" \
   || { fail "all 300 connections up"; grep '^mqtt' "$T/err"; }
 
+# ---- local ports towards the broker ---------------------------------------------------------
+# In a network namespace of the test's own (unshare -rn: a user namespace maps us to root there,
+# so the namespace's ephemeral range can be set to 10 ports without touching the machine's).
+cat > "$T/ports.sh" <<'NS'
+set -u
+T=$1 FB=$2
+ip link set lo up || exit 90
+echo "40000 40009" > /proc/sys/net/ipv4/ip_local_port_range || exit 91
+port=1883
+printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$(id -un)" $port > "$T/ns-mosquitto.conf"
+mosquitto -c "$T/ns-mosquitto.conf" > "$T/ns-mosquitto.out" 2>&1 &
+mp=$!
+for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
+(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || { kill $mp; exit 92; }
+sed "s|mqtt://127.0.0.1:[0-9]*|mqtt://127.0.0.1:$port|" "$T/mqtt300.yaml" > "$T/ns300.yaml"
+# 300 connections cannot fit 10 ports: refused at start-up
+$FB run "$T/ns300.yaml" > "$T/ns1.out" 2> "$T/ns1.err"; echo $? > "$T/ns1.rc"
+# 8 fit the range, but another client holds 5 of its ports: those left over fail, counted
+sed "s/count: 300/count: 8/" "$T/ns300.yaml" > "$T/ns8.yaml"
+node -e "const net=require('net');let n=0;for(let i=0;i<5;i++)net.connect($port,'127.0.0.1',()=>{if(++n==5)console.log('ready')});setInterval(()=>{},1000)" > "$T/ns-holder.out" &
+hp=$!
+for i in $(seq 200); do grep -q ready "$T/ns-holder.out" && break; sleep 0.05; done
+$FB run "$T/ns8.yaml" > "$T/ns2.out" 2> "$T/ns2.err"; echo $? > "$T/ns2.rc"
+kill $hp $mp; wait $hp $mp 2>/dev/null
+exit 0
+NS
+unshare -rn bash "$T/ports.sh" "$T" "$FB" > "$T/ns.out" 2>&1; rc=$?
+check_code 0 "a network namespace with 10 ephemeral ports (unshare -rn, ip, mosquitto)"
+cp "$T/ns1.err" "$T/err" 2>/dev/null; rc=$(cat "$T/ns1.rc" 2>/dev/null)
+check_code 1 "300 MQTT connections with 10 local ports"
+expect_err "mqtt: 300 connections \('connection: per-device'\) need 300 local ports, but the ephemeral port range has 10 \(net.ipv4.ip_local_port_range 40000-40009\): widen it" "the need, the range and the way out"
+expect_err "'connection: per-site'" "the way out: shared connections"
+cp "$T/ns2.err" "$T/err" 2>/dev/null; rc=$(cat "$T/ns2.rc" 2>/dev/null)
+check_code 0 "8 connections when another client holds 5 of the 10 ports"
+expect_err "no local port left: the ephemeral port range is exhausted" "the exhausted range is named"
+expect_err "^mqtt: [1-9][0-9]*x no local port left" "the failed connections are counted"
+
 # ---- file descriptors and ports: Modbus, one port per device --------------------------------
 mb="transports:
   modbus: {listen: \"127.0.0.1:0\", layout: per-device}"

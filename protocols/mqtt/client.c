@@ -115,7 +115,7 @@ const char *fb_mqtt_fail_name(enum fb_mqtt_fail f)
 	static const char *const names[] = {
 		"connection refused", "connect timeout", "unknown ca", "wrong hostname", "tls error",
 		"connection closed", "malformed packet", "protocol error", "keep-alive timeout",
-		"disconnected by broker", "no file descriptor left"
+		"disconnected by broker", "no file descriptor left", "no local port left"
 	};
 	return (unsigned)f < FB_MQTT_FAIL_KINDS ? names[f] : "unknown";
 }
@@ -419,6 +419,13 @@ static void start_connect(struct fb_mqtt_conn *c)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(c->fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen) == 0) {
 		tcp_connected(c);
+		return;
+	}
+	if (errno == EADDRNOTAVAIL) {
+		/* the ephemeral ports towards this broker are all taken (by us or by others) */
+		conn_down(c, FB_MQTT_FAIL_NOPORT, "the ephemeral port range is exhausted "
+		          "(net.ipv4.ip_local_port_range): widen it, or split the fleet over hosts with "
+		          "--shard i/N, or share connections with 'connection: per-site'");
 		return;
 	}
 	if (errno != EINPROGRESS) {

@@ -36,6 +36,7 @@ enum fb_mqtt_fail {
 	FB_MQTT_FAIL_KEEPALIVE,       /* no PINGRESP within the keep-alive */
 	FB_MQTT_FAIL_DISCONNECTED,    /* the broker sent DISCONNECT (v5; reason counted) */
 	FB_MQTT_FAIL_NOFILE,          /* no descriptor left (EMFILE / ENFILE) */
+	FB_MQTT_FAIL_NOPORT,          /* no local port left towards the broker (EADDRNOTAVAIL) */
 	FB_MQTT_FAIL_KINDS
 };
 const char *fb_mqtt_fail_name(enum fb_mqtt_fail f);

@@ -18,6 +18,7 @@
 #include "protocols/mqtt/transport.h"
 #include "protocols/transport.h"
 #include "sim/limits.h"
+#include "sim/limits.h"
 #include "sim/log.h"
 
 #define PAYLOAD_MAX 16384
@@ -1166,6 +1167,12 @@ static int mqtt_start(struct fb_transport *t)
 	                  "or split the fleet over processes with --shard i/N"))
 		return -1;
 	t->fds_reserved = t->ncx;
+	/* and one local port each towards the broker */
+	if (fb_ports_check(t->ncx, what, t->mode == CONN_PER_DEVICE ?
+	                   "or split the fleet over processes on several hosts with --shard i/N, or "
+	                   "share connections with 'connection: per-site' in transports.mqtt" :
+	                   "or split the fleet over processes on several hosts with --shard i/N"))
+		return -1;
 	fb_mqtt_pool_start(t->pool);
 	return 0;
 }
