@@ -875,7 +875,7 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		const struct fb_ynode *m;
 		if (fb_ynode_expect(n, FB_Y_MAP, "'tls'") || fb_ynode_check_keys(n, "'tls'", tk))
 			goto fail;
-		if (!tls) {
+		if (!tls && !env->target) {   /* a plain --local broker: the settings are checked, unused */
 			fb_ynode_error(n, "'tls' needs an 'mqtts://' url");
 			goto fail;
 		}
