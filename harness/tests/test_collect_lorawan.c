@@ -10,7 +10,12 @@
  *    rows): one frame heard by two gateways is one observation with gateways = 2, the same
  *    gateway twice is a duplicate, a wrong MIC, a replayed FCnt, an unknown DevAddr, an
  *    undecodable payload, a reused DevNonce, bad datagrams: each flagged and counted, never a
- *    crash. */
+ *    crash;
+ *  - an independent peer: ci/oracles/lw-gateway-client.js builds every frame with the npm
+ *    lora-packet (ABP uplinks, an OTAA join-request, a confirmed uplink with the session keys it
+ *    derives from the collector's join-accept) and checks the collector's join-accept and ACK
+ *    with lora-packet (MIC, decryption, RX1 timing); the collector decodes every one of its
+ *    uplinks to the values that were encoded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,7 +28,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include "harness/collect_lorawan.h"
 #include "protocols/codec.h"
 #include "protocols/codecs/binary.h"
@@ -539,12 +547,144 @@ static void test_crafted_frames(void **state)
 	free(w);
 }
 
+/* ---- lora-packet as the peer ------------------------------------------------------------------ */
+
+static void test_lora_packet_peer(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	w->got = calloc(MAX_REC, sizeof(struct rec));
+	const struct fb_model *m = fb_model_find("waste");
+	assert_non_null(m);
+	char keys[] = "/tmp/fb-collect-lw-lp-XXXXXX";
+	int fd = mkstemp(keys);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key\n");
+	fprintf(f, "1,70b3d57ed0000101,70b3d57ed0000000,00000000000000000000000000000000,26000101,"
+	           "0102030405060708090a0b0c0d0e0f10,100f0e0d0c0b0a090807060504030201\n");
+	fprintf(f, "2,70b3d57ed0000102,70b3d57ed0000000,2b7e151628aed2a6abf7158809cf4f3c,,,\n");
+	fclose(f);
+	struct fb_collect_env env = { .loop = loop, .model = m, .sink = on_obs, .sink_arg = w };
+	struct fb_collect_cfg cfg = { .listen = "127.0.0.1:0", .keys_file = keys, .codec = "binary" };
+	struct fb_collector *c = fb_collector_lorawan.create(&env, &cfg);
+	assert_non_null(c);
+	assert_int_equal(fb_collector_lorawan.start(c), 0);
+
+	/* three samples of a waste bin, encoded by the binary codec */
+	double v[3][FB_MAX_FIELDS];
+	char hex[3][2 * 64 + 1];
+	for (int k = 0; k < 3; k++) {
+		for (unsigned i = 0; i < m->nfields; i++) {
+			const struct fb_field *fl = &m->fields[i];
+			double x = fl->kind == FB_FIELD_ENUM || fl->kind == FB_FIELD_BOOL ? (k % 2)
+			         : fl->min + (fl->max - fl->min) * (0.2 + 0.3 * k);
+			v[k][i] = fb_field_quantize(fl, x);
+		}
+		struct fb_sample s = { .model = m, .device = 1, .values = v[k] };
+		uint8_t pl[64];
+		ssize_t n = fb_binary_encode(NULL, &s, pl, sizeof(pl));
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++)
+			sprintf(hex[k] + 2 * i, "%02x", pl[i]);
+	}
+	char spec[1024];
+	snprintf(spec, sizeof(spec),
+	         "{\"port\":%d,\"gw\":\"02fbfffe000000aa\","
+	         "\"abp\":{\"devAddr\":\"26000101\",\"nwkSKey\":\"0102030405060708090a0b0c0d0e0f10\","
+	         "\"appSKey\":\"100f0e0d0c0b0a090807060504030201\",\"fcnt0\":10},"
+	         "\"otaa\":{\"devEui\":\"70b3d57ed0000102\",\"joinEui\":\"70b3d57ed0000000\","
+	         "\"appKey\":\"2b7e151628aed2a6abf7158809cf4f3c\",\"devNonce\":7},"
+	         "\"payloads\":[\"%s\",\"%s\",\"%s\"]}", fb_collector_lorawan_port(c), hex[0], hex[1], hex[2]);
+	int out[2];
+	assert_int_equal(pipe(out), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		execlp("node", "node", "ci/oracles/lw-gateway-client.js", spec, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	char line[4096] = "";
+	size_t ll = 0;
+	int status = 0;
+	ev_tstamp end = ev_time() + 20;
+	for (;;) {
+		spin(0.005);
+		ssize_t n = read(out[0], line + ll, sizeof(line) - 1 - ll);
+		if (n > 0)
+			ll += (size_t)n;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		if (ev_time() > end) {
+			kill(pid, SIGTERM);
+			waitpid(pid, &status, 0);
+			fail_msg("lw-gateway-client.js did not finish: %s", line);
+		}
+	}
+	ssize_t n;
+	while ((n = read(out[0], line + ll, sizeof(line) - 1 - ll)) > 0)
+		ll += (size_t)n;
+	line[ll] = 0;
+	close(out[0]);
+	spin(0.3);                                   /* the last windows close */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("lora-packet peer: %s", line);
+	json_error_t je;
+	json_t *r = json_loads(line, 0, &je);
+	assert_non_null(r);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r, "abp_sent")), 3);
+	json_t *ja = json_object_get(r, "join_accept");
+	assert_true(json_is_true(json_object_get(ja, "mic_ok")));
+	assert_string_equal(json_string_value(json_object_get(ja, "dev_addr")), "00000002");
+	assert_true(json_is_true(json_object_get(json_object_get(r, "ack"), "ack")));
+	json_decref(r);
+
+	/* what the collector made of lora-packet's frames */
+	const struct fb_lw_collect_counters *k = fb_collector_lorawan_counters(c);
+	assert_int_equal(k->bad_mic + k->undecodable + k->unknown_devices + k->rxpk_bad, 0);
+	assert_int_equal(k->joins_accepted, 1);
+	assert_int_equal(k->acks_sent, 1);
+	unsigned abp = 0, otaa = 0, join = 0;
+	for (size_t i = 0; i < w->ngot; i++) {
+		const struct rec *g = &w->got[i];
+		assert_int_equal(g->flags, 0);
+		if (g->devnonce_plus1) {
+			assert_int_equal(g->device, 2);
+			assert_int_equal(g->devnonce_plus1, 8);
+			join++;
+			continue;
+		}
+		int which = g->device == 1 ? (int)g->key - 10 : 0;
+		assert_true(which >= 0 && which < 3);
+		assert_int_equal(g->nvalues, m->nfields);
+		for (unsigned fi = 0; fi < m->nfields; fi++)
+			assert_true(fabs(g->values[fi] - v[which][fi]) <= g->tol[fi] + 1e-9);
+		if (g->device == 1)
+			abp++;
+		else
+			otaa++;
+	}
+	assert_int_equal(abp, 3);
+	assert_int_equal(otaa, 1);
+	assert_int_equal(join, 1);
+	fb_collector_lorawan.free(c);
+	unlink(keys);
+	free(w->got);
+	free(w);
+}
+
 int main(void)
 {
-	loop = ev_default_loop(0);
+	/* not the default loop: it would reap the node child itself (SIGCHLD) */
+	loop = ev_loop_new(EVFLAG_AUTO);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fleet_end_to_end),
 		cmocka_unit_test(test_crafted_frames),
+		cmocka_unit_test(test_lora_packet_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
