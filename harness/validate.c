@@ -283,7 +283,8 @@ static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_
 			if (first_missing < 0)
 				first_missing = (int)i;
 		}
-	if (o->flags & FB_OBS_BAD_FIELD)
+	/* (the Modbus poller flags a value out of range as a bad field: the range check names it) */
+	if ((o->flags & FB_OBS_BAD_FIELD) && v->proto != P_MODBUS)
 		note(&v->t[C_FIELDS], "%s from '%s'", o->detail ? o->detail : "a field unknown or mistyped",
 		     d->id);
 	else if (missing)
@@ -330,8 +331,11 @@ static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_
 		} else if (isfinite(x)) {
 			double step = f->kind == FB_FIELD_NUMBER ? f->resolution : 1;
 			double k = nearbyint(x / step);
+			/* on the grid up to float32 precision (a Modbus float register holds 0.327 as
+			 * 0.32699999), never more than a quarter step */
+			double geps = fmin(fmax(1e-6 * step, 1.2e-7 * fabs(x)), step / 4);
 			v->t[C_RESOLUTION].checked++;
-			if (fabs(x - k * step) > 1e-6 * step + 1e-9 * fabs(x)) {
+			if (fabs(x - k * step) > geps) {
 				fmt_value(f, x, shown, sizeof shown);
 				note(&v->t[C_RESOLUTION], "'%s' = %s from '%s' is not a multiple of %g", f->name,
 				     shown, d->id, step);
@@ -807,10 +811,13 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 	char what[200];
 	snprintf(exp, sizeof exp, "every payload decodes%s%s%s from a known device", v->codec[0] ? " as '" : "",
 	         v->codec, v->codec[0] ? "'" : "");
+	/* Without a decoded report the value checks have nothing to look at: said once, as not
+	 * checked, while traffic, decode, mic or map names the cause. */
+	const char *no_data = v->reports == 0 ? "no report received" : "no report could be read";
 	if (v->t[C_DECODE].checked || v->t[C_DECODE].failed)
 		tally_result(v, C_DECODE, "payloads", "do not decode", "decode", exp);
 	else
-		set(v, C_DECODE, false, exp, "no payload to decode");
+		skip(v, C_DECODE, "%s", no_data);
 
 	/* fields */
 	bool units_carried = !strcmp(v->codec, "senml");
@@ -822,14 +829,14 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 	if (v->t[C_FIELDS].checked)
 		tally_result(v, C_FIELDS, "reports", "not as the profile says", "complete", exp);
 	else
-		set(v, C_FIELDS, false, exp, "no decoded report");
+		skip(v, C_FIELDS, "%s", no_data);
 
 	/* range and resolution */
 	expected_ranges(v, exp, sizeof exp);
 	if (v->t[C_RANGE].checked)
 		tally_result(v, C_RANGE, "values", "out of range", "in range", exp);
 	else
-		set(v, C_RANGE, false, exp, "no value received");
+		skip(v, C_RANGE, "%s", no_data);
 	expected_grid(v, exp, sizeof exp);
 	if (v->t[C_RESOLUTION].checked) {
 		tally_result(v, C_RESOLUTION, "values", "off the grid", "on the grid", exp);
@@ -844,7 +851,7 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 	} else if (v->grid_unchecked_fields) {
 		skip(v, C_RESOLUTION, "codec '%s' is coarser than every field's step", v->codec);
 	} else {
-		set(v, C_RESOLUTION, false, exp, "no value received");
+		skip(v, C_RESOLUTION, "%s", no_data);
 	}
 
 	/* interval and jitter */
@@ -907,7 +914,7 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 			tally_result(v, C_MIC, "frames", "fail the MIC", "verify",
 			             "every frame's MIC verifies with the device's keys (LoRaWAN 1.0.x §4.4)");
 		else
-			set(v, C_MIC, false, "every frame's MIC verifies", "no frame received");
+			skip(v, C_MIC, "no frame received");
 		if (v->t[C_FCNT].checked)
 			tally_result(v, C_FCNT, "successive uplinks", "did not increase FCnt", "increasing",
 			             "FCnt strictly increasing between joins");
@@ -928,7 +935,7 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 		if (v->t[C_MAP].checked)
 			tally_result(v, C_MAP, "polls", "failed", "answered", exp);
 		else
-			set(v, C_MAP, false, exp, "no poll made");
+			skip(v, C_MAP, "no poll made");
 	}
 }
 

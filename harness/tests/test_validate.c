@@ -287,6 +287,10 @@ static void no_traffic_fails(void **state)
 	fb_validate_finish(f.v, f.started, f.started + 5 * FB_US_PER_MIN);
 	assert_fails(&f, "traffic", "0 reports");
 	assert_false(fb_validate_passed(f.v));
+	/* the value checks had nothing to look at: not checked, the cause named once */
+	assert_string_equal(fb_validate_not_checked(f.v, "range"), "no report received");
+	assert_string_equal(fb_validate_not_checked(f.v, "decode"), "no report received");
+	assert_fails(&f, "interval", "no reports");
 	fb_validate_free(f.v);
 }
 
