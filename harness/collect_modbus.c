@@ -322,15 +322,19 @@ static void check_reg_entry(struct fb_collector *c, struct mdev *d, const struct
 	const struct fb_field *fd = &d->model->fields[f];
 	double half = fd->kind == FB_FIELD_NUMBER && fd->resolution > 0 ? fd->resolution / 2 : 0.5;
 	if (c->env.values_now) {
+		/* the device's value when the request left and when the reply came: the read happened
+		 * in between, so either may be the one it saw (NaN: no sample yet then) */
 		double a = d->expect_send[f], b = d->expect_now[f];
 		if (isnan(a) && isnan(b))
 			return;                          /* no sample yet: nothing to compare */
 		if (invalid) {
+			if (isnan(a) || isnan(b))
+				return;                      /* read before the first sample: not a value */
 			wrong(c, d, "a register reads the 'no value' marker although the device has a value");
 			return;
 		}
 		double want = e->type == FB_MB_BIT ? (a != 0) : a, want2 = e->type == FB_MB_BIT ? (b != 0) : b;
-		if (!near(v, want, tol + 1e-9) && !near(v, want2, tol + 1e-9)) {
+		if ((isnan(a) || !near(v, want, tol + 1e-9)) && (isnan(b) || !near(v, want2, tol + 1e-9))) {
 			wrong(c, d, "a register differs from the device's value");
 			return;
 		}
