@@ -73,7 +73,7 @@ printf 'name: k\nseed: 1\nsites: [{id: s, lat: 43.3, lon: 5.37}]\ntransports: {l
 $FB keys "$tmp/k.yaml" > "$tmp/keys.csv" || fail "keys for the LoRaWAN endpoint"
 $FB validate --type noise --lorawan-listen 127.0.0.1:0 --keys "$tmp/keys.csv" --duration 1h \
   --format junit --out "$tmp/v.xml" 2>"$tmp/verr" & pid=$!
-for _ in $(seq 1 200); do grep -q "validate: listening for 1h" "$tmp/verr" && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -qs "validate: listening for 1h" "$tmp/verr" && break; sleep 0.05; done
 grep -q "validate: listening for 1h" "$tmp/verr" && ok "listening" || { fail "never listening"; cat "$tmp/verr"; }
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 [ "$rc" = 3 ] && ok "SIGTERM: report and exit 3" || { fail "SIGTERM: exit $rc, wanted 3"; cat "$tmp/verr"; }
