@@ -10,7 +10,8 @@ enum { DARK_BEFORE, DARK_DOWN, DARK_OVER };
 struct conn_ent {
 	void *conn;
 	uint32_t device;
-	bool storm_pending;
+	bool storm_pending;       /* brought back by a storm or a dark site's end: not up yet */
+	fb_time_us since_wall;    /* when it was let go */
 };
 
 struct delayed {
@@ -25,7 +26,6 @@ struct delayed {
 struct conn_rule {
 	const struct fb_fault_rule *r;
 	int phase;                /* site_dark: DARK_*; storm: 0 before, 1 fired */
-	fb_time_us fired_wall;
 };
 
 struct fb_netfaults {
@@ -42,8 +42,8 @@ struct fb_netfaults {
 	ev_timer tick;
 	bool draining;
 	uint64_t held_back, duplicated, malformed, dropped_dark, storm_conns, storm_reconnected;
-	double *storm_up_s;       /* per reconnected connection: seconds after the storm */
-	size_t nup;
+	double *storm_up_s;       /* per reconnection: seconds from being let go to up */
+	size_t nup, capup;
 	bool logged_delay_oom;
 };
 
@@ -120,16 +120,12 @@ int fb_netfaults_add_conn(struct fb_netfaults *nf, void *conn, uint32_t device)
 	if (nf->nconns == nf->capconns) {
 		size_t cap = nf->capconns ? 2 * nf->capconns : 64;
 		struct conn_ent *c = realloc(nf->conns, cap * sizeof *c);
-		double *u = realloc(nf->storm_up_s, cap * sizeof *u);
-		if (c)
-			nf->conns = c;
-		if (u)
-			nf->storm_up_s = u;
-		if (!c || !u)
+		if (!c)
 			return fb_error("out of memory");
+		nf->conns = c;
 		nf->capconns = cap;
 	}
-	nf->conns[nf->nconns++] = (struct conn_ent){ conn, device, false };
+	nf->conns[nf->nconns++] = (struct conn_ent){ conn, device, false, 0 };
 	return 0;
 }
 
@@ -149,11 +145,15 @@ void fb_netfaults_conn_up(struct fb_netfaults *nf, void *conn)
 	if (!c || !c->storm_pending)
 		return;
 	c->storm_pending = false;
-	fb_time_us fired = 0;
-	for (size_t i = 0; i < nf->ncrules; i++)
-		if (nf->crules[i].r->kind == FB_FAULT_RECONNECT_STORM && nf->crules[i].phase)
-			fired = nf->crules[i].fired_wall;
-	nf->storm_up_s[nf->nup++] = (double)(fb_wall_now() - fired) / 1e6;
+	if (nf->nup == nf->capup) {     /* grows with the storms, not per message */
+		size_t cap = nf->capup ? 2 * nf->capup : nf->nconns + 16;
+		double *u = realloc(nf->storm_up_s, cap * sizeof *u);
+		if (!u)
+			return;
+		nf->storm_up_s = u;
+		nf->capup = cap;
+	}
+	nf->storm_up_s[nf->nup++] = (double)(fb_wall_now() - c->since_wall) / 1e6;
 	nf->storm_reconnected++;
 }
 
@@ -200,14 +200,24 @@ static void run_conn_rules(struct fb_netfaults *nf, fb_time_us now_v)
 			}
 			if (cr->phase == DARK_DOWN && (now_v >= r->until || nf->draining)) {
 				cr->phase = DARK_OVER;
-				/* the site comes back: every connection at once (a storm of its own) */
-				for (size_t i = 0; i < nf->nconns; i++)
-					if (fb_fault_targets(nf->faults, r, nf->conns[i].device))
-						nf->ops->release(nf->arg, nf->conns[i].conn, 0);
+				/* the site comes back: every connection at once (a storm of its own, measured
+				 * alike) */
+				fb_time_us now = fb_wall_now();
+				for (size_t i = 0; i < nf->nconns; i++) {
+					struct conn_ent *c = &nf->conns[i];
+					if (!fb_fault_targets(nf->faults, r, c->device))
+						continue;
+					if (!nf->draining && !c->storm_pending) {
+						c->storm_pending = true;
+						c->since_wall = now;
+						nf->storm_conns++;
+					}
+					nf->ops->release(nf->arg, c->conn, 0);
+				}
 			}
 		} else if (cr->phase == 0 && now_v >= r->from && !nf->draining) {
 			cr->phase = 1;
-			cr->fired_wall = fb_wall_now();
+			fb_time_us now = fb_wall_now();
 			double within = wall_span_s(nf, r->from, r->within);
 			for (size_t i = 0; i < nf->nconns; i++) {
 				struct conn_ent *c = &nf->conns[i];
@@ -215,8 +225,11 @@ static void run_conn_rules(struct fb_netfaults *nf, fb_time_us now_v)
 					continue;
 				nf->ops->hold(nf->arg, c->conn);
 				double after = r->jitter ? within * fb_fault_draw(nf->faults, r, c->device, 0) : 0;
-				c->storm_pending = true;
-				nf->storm_conns++;
+				if (!c->storm_pending) {
+					c->storm_pending = true;
+					nf->storm_conns++;
+				}
+				c->since_wall = now;
 				fb_faults_add(nf->faults, FB_FAULT_RECONNECT_STORM, 1);
 				nf->ops->release(nf->arg, c->conn, after);
 			}

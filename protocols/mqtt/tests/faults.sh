@@ -202,7 +202,7 @@ faults:
 YAML
 start_sub "$T/sub3.txt"
 before=$(grep -c 'New client connected' "$T/mosquitto.log")
-$FB run "$T/dark.yaml" --speed x120 --out "$T/dark.jsonl" --report "$T/dark.json" 2> "$T/dark.err" ||
+$FB run "$T/dark.yaml" --speed x240 --out "$T/dark.jsonl" --report "$T/dark.json" 2> "$T/dark.err" ||
   fail "dark run exited $?: $(cat "$T/dark.err")"
 n=$(wc -l < "$T/dark.jsonl")
 dark=$(grep -c '"fault":"site_dark"' "$T/dark.jsonl")
@@ -223,5 +223,8 @@ after=$(grep -c 'New client connected' "$T/mosquitto.log")
 python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["transports"]["mqtt"]["faults"]
-sys.exit(0 if r["dropped_dark"] == 100 else "report: %r" % r)' "$T/dark.json" || fail "dark report"
+s = r["storm"]
+print("dark site back: %(connections)d connections, %(reconnected)d up, spread %(spread_s)s" % s)
+sys.exit(0 if r["dropped_dark"] == 100 and s["connections"] == 10 and s["reconnected"] == 10
+         else "report: %r" % r)' "$T/dark.json" || fail "dark report"
 echo "mqtt faults: ok"
