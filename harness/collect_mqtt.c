@@ -22,6 +22,8 @@
  *   is only counted). NBIRTH, NDEATH, DDEATH, commands and STATE are counted, not observed.
  * - Undecodable payloads and unknown devices are observations with flags (logged once per kind);
  *   devices of other shards are counted as foreign and not observed.
+ * - Retained messages delivered on subscribing (RETAIN set: an earlier run's) are counted and
+ *   ignored.
  * Nothing is allocated per message. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,7 +73,7 @@ struct fb_collector {
 	const struct fb_codec *vcodec;
 	/* counters */
 	uint64_t msgs, bytes, observed, undecodable, bad_field, unknown, foreign, other_topic;
-	uint64_t spb_births, spb_rebirths, spb_deaths, spb_node;
+	uint64_t spb_births, spb_rebirths, spb_deaths, spb_node, retained;
 	bool logged_undecodable, logged_unknown, logged_foreign, logged_bad_field, logged_other;
 };
 
@@ -430,6 +432,12 @@ static void on_message(void *arg, struct fb_mqtt_conn *conn, const struct fb_mqt
 				c->conn_ready[i] = true;
 			return;
 		}
+	if (p->retain) {
+		/* MQTT §3.3.1.3: RETAIN set on delivery means a message retained before we subscribed
+		 * (without Retain As Published, live messages arrive with it clear): an earlier run's */
+		c->retained++;
+		return;
+	}
 	c->msgs++;
 	c->bytes += p->payload.len;
 	const char *lv[TOPIC_LEVELS];
@@ -779,6 +787,9 @@ static void mqtt_summary(struct fb_collector *c, FILE *out)
 	        PRIu64 " undecodable, %" PRIu64 " with bad fields, %" PRIu64 " of unknown devices, %"
 	        PRIu64 " foreign, %" PRIu64 " on other topics\n", c->msgs, c->bytes, c->observed,
 	        c->undecodable, c->bad_field, c->unknown, c->foreign, c->other_topic);
+	if (c->retained)
+		fprintf(out, "mqtt collector: %" PRIu64 " retained messages from before the run ignored\n",
+		        c->retained);
 	if (c->spb_births || c->spb_deaths || c->spb_node)
 		fprintf(out, "mqtt collector: sparkplug %" PRIu64 " DBIRTH (%" PRIu64 " rebirths), %" PRIu64
 		        " DDEATH, %" PRIu64 " NBIRTH/NDEATH\n", c->spb_births, c->spb_rebirths, c->spb_deaths,
@@ -792,7 +803,8 @@ static void mqtt_summary(struct fb_collector *c, FILE *out)
 static json_t *mqtt_report(struct fb_collector *c)
 {
 	const struct fb_mqtt_stats *s = fb_mqtt_pool_stats(c->pool);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	                 "retained_ignored", (json_int_t)c->retained,
 	                 "messages", (json_int_t)c->msgs, "bytes", (json_int_t)c->bytes,
 	                 "observed", (json_int_t)c->observed, "undecodable", (json_int_t)c->undecodable,
 	                 "bad_field", (json_int_t)c->bad_field, "unknown_device", (json_int_t)c->unknown,
