@@ -19,7 +19,7 @@
 #include "sim/log.h"
 #include "sim/rng.h"
 
-#define POOL 8192                 /* uplinks inside their dedup window at once */
+#define POOL_MAX 65536            /* uplinks inside their dedup window at once, at most */
 #define MAX_COPY_GWS 8            /* distinct gateways remembered per uplink */
 #define NONCE_RING 16             /* LoRaWAN 1.0.3: recent (random) DevNonces per device */
 #define MAX_APP_DOWN 51           /* EU868 DR0 FRMPayload limit: fits every RX1 data rate */
@@ -98,8 +98,9 @@ struct fb_collector {
 	size_t table_cap;
 	struct gateway *gws;
 	size_t ngws, gws_cap;
-	struct pending *pool;
-	size_t pool_head, pool_len;
+	struct pending *pool;              /* a ring: one entry per device at most (a device's next
+	                                      uplink closes its previous window) */
+	size_t pool_cap, pool_head, pool_len;
 	uint32_t join_nonce;                 /* the network's JoinNonce counter (24 bits) */
 	uint16_t token;
 	fb_time_us now_wall;                 /* the cached now of the datagram being handled */
@@ -188,7 +189,7 @@ static void pool_pop(struct fb_collector *c)
 	struct dev *d = &c->devs[p->dev];
 	if (d->pending == (int32_t)c->pool_head)
 		d->pending = -1;
-	c->pool_head = (c->pool_head + 1) % POOL;
+	c->pool_head = (c->pool_head + 1) % c->pool_cap;
 	c->pool_len--;
 	sink(c, p);
 }
@@ -203,14 +204,14 @@ static void pool_flush(struct fb_collector *c, fb_time_us now)
 
 static struct pending *pool_push(struct fb_collector *c, uint32_t dev)
 {
-	if (c->pool_len == POOL) {
+	if (c->pool_len == c->pool_cap) {
 		c->c.dedup_overflow++;
 		if (fb_first_time(&c->logged_overflow))
-			fb_warn("lorawan collector: more than %d uplinks in one dedup window: windows closed "
-			        "early (counted, not logged again)", POOL);
+			fb_warn("lorawan collector: more than %zu uplinks in one dedup window: windows closed "
+			        "early (counted, not logged again)", c->pool_cap);
 		pool_pop(c);
 	}
-	size_t at = (c->pool_head + c->pool_len) % POOL;
+	size_t at = (c->pool_head + c->pool_len) % c->pool_cap;
 	c->pool_len++;
 	struct pending *p = &c->pool[at];
 	memset(p, 0, offsetof(struct pending, dec));
@@ -969,8 +970,11 @@ static int keys_file_devices(struct fb_collector *c, const struct fb_collect_cfg
 	for (uint32_t i = 0; !rc && i < count; i++) {
 		if (!ids[i].dev_eui)
 			continue;
-		/* a row with the ABP columns is an ABP device */
-		bool abp = ids[i].dev_addr != 0;
+		/* a row with the ABP columns is an ABP device (DevAddr 0 is a valid address: look at
+		 * the session keys) */
+		bool abp = false;
+		for (int b = 0; b < 16; b++)
+			abp |= ids[i].nwk_s_key[b] != 0;
 		rc = add_device(c, i, c->env.model, codec, &ids[i], !abp);
 	}
 	free(ids);
@@ -995,17 +999,21 @@ static struct fb_collector *lw_create(const struct fb_collect_env *env, const st
 	c->port = -1;
 	c->validate = env->scenario == NULL;
 	snprintf(c->listen, sizeof(c->listen), "%s", cfg && cfg->listen ? cfg->listen : "127.0.0.1:0");
-	c->pool = calloc(POOL, sizeof(*c->pool));
-	if (!c->pool || fb_lw_crypto_init(&c->cr) < 0) {
-		free(c->pool);
+	if (fb_lw_crypto_init(&c->cr) < 0) {
 		free(c);
-		fb_error("out of memory");
 		return NULL;
 	}
 	/* the JoinNonce counter starts at a value of the run, so two runs against one device do not
 	 * give it the same session keys */
 	c->join_nonce = (uint32_t)(fb_wall_now_us() / FB_US_PER_S) & 0xffff;
 	if ((c->validate ? keys_file_devices(c, cfg) : scenario_devices(c)) < 0) {
+		lw_free(c);
+		return NULL;
+	}
+	c->pool_cap = c->ndevs + 1 < POOL_MAX ? c->ndevs + 1 : POOL_MAX;
+	c->pool = calloc(c->pool_cap, sizeof(*c->pool));
+	if (!c->pool) {
+		fb_error("out of memory");
 		lw_free(c);
 		return NULL;
 	}
