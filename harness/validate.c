@@ -56,6 +56,7 @@ struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
 struct vdev {
 	char id[64];
 	uint64_t reports, joins;
+	uint64_t seen_fields;          /* fields any report of the device carried (Sparkplug births) */
 	fb_time_us last_recv;          /* FB_TIME_NEVER before the first report */
 	fb_time_us last_claimed;       /* the timestamp the last report carried, or FB_TIME_NEVER */
 	fb_time_us last_ts;
@@ -273,23 +274,31 @@ static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_
 {
 	const struct fb_model *m = v->profile.model;
 	unsigned n = m->nfields < FB_MAX_FIELDS ? m->nfields : FB_MAX_FIELDS;
-	/* fields: every field of the profile present, none unknown or mistyped */
+	/* fields: every field of the profile present, none unknown or mistyped. Sparkplug B reports
+	 * by exception: a DDATA carries the metrics that changed, the DBIRTH carries them all, so a
+	 * field counts as present once any report of the device carried it. */
 	v->t[C_FIELDS].checked++;
+	bool by_exception = !strcmp(v->codec, "sparkplug");
+	uint64_t present = o->nvalues < 64 ? o->present & ((1ull << o->nvalues) - 1) : o->present;
+	d->seen_fields |= present;
+	uint64_t have = by_exception ? d->seen_fields : present;
 	unsigned missing = 0;
 	int first_missing = -1;
 	for (unsigned i = 0; i < n; i++)
-		if (!(o->present >> i & 1) || i >= o->nvalues) {
+		if (!(have >> i & 1)) {
 			missing++;
 			if (first_missing < 0)
 				first_missing = (int)i;
 		}
-	/* (the Modbus poller flags a value out of range as a bad field: the range check names it) */
-	if ((o->flags & FB_OBS_BAD_FIELD) && v->proto != P_MODBUS)
-		note(&v->t[C_FIELDS], "%s from '%s'", o->detail ? o->detail : "a field unknown or mistyped",
-		     d->id);
-	else if (missing)
+	/* (the Modbus poller flags a value out of range as a bad field: the range check names it;
+	 * the MQTT collector flags a partial Sparkplug DDATA, judged above) */
+	bool partial_only = by_exception && o->detail && !strcmp(o->detail, "fields missing");
+	if (missing)
 		note(&v->t[C_FIELDS], "'%s'%s missing from a report of '%s'", m->fields[first_missing].name,
 		     missing > 1 ? " and others" : "", d->id);
+	else if ((o->flags & FB_OBS_BAD_FIELD) && v->proto != P_MODBUS && !partial_only)
+		note(&v->t[C_FIELDS], "%s from '%s'", o->detail ? o->detail : "a field unknown or mistyped",
+		     d->id);
 
 	fb_time_us t = o->ts != FB_TIME_NEVER ? o->ts : o->recv_wall;
 	for (unsigned i = 0; i < n && i < o->nvalues; i++) {
@@ -824,8 +833,9 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 	snprintf(exp, sizeof exp, "every report carries %u field%s (", m->nfields, m->nfields == 1 ? "" : "s");
 	for (unsigned i = 0; i < m->nfields && strlen(exp) < sizeof exp - 40; i++)
 		snprintf(exp + strlen(exp), sizeof exp - strlen(exp), "%s%s", i ? ", " : "", m->fields[i].name);
-	snprintf(exp + strlen(exp), sizeof exp - strlen(exp), ")%s, none unknown or mistyped",
-	         units_carried ? " in the profile's units" : "");
+	snprintf(exp + strlen(exp), sizeof exp - strlen(exp), ")%s, none unknown or mistyped%s",
+	         units_carried ? " in the profile's units" : "",
+	         !strcmp(v->codec, "sparkplug") ? " (Sparkplug: all in the birth, DDATA by exception)" : "");
 	if (v->t[C_FIELDS].checked)
 		tally_result(v, C_FIELDS, "reports", "not as the profile says", "complete", exp);
 	else

@@ -51,8 +51,8 @@ static void feed_init(struct feed *f, const char *type, const char *proto, const
 	}
 }
 
-/* One report with the feed's current values at f->t, then f->t += step. */
-static void report(struct feed *f, fb_time_us step)
+/* The observation of one report with the feed's current values at f->t, in f->o. */
+static void build(struct feed *f)
 {
 	struct fb_obs *o = &f->o;
 	memset(o, 0, sizeof *o);
@@ -67,7 +67,13 @@ static void report(struct feed *f, fb_time_us step)
 	o->nvalues = f->m->nfields;
 	o->values = f->values;
 	o->present = (1ull << f->m->nfields) - 1;
-	fb_validate_observe(f->v, o);
+}
+
+/* One report, observed, then f->t += step. */
+static void report(struct feed *f, fb_time_us step)
+{
+	build(f);
+	fb_validate_observe(f->v, &f->o);
 	f->t += step;
 }
 
@@ -446,6 +452,47 @@ static void undecodable_and_incomplete_reports(void **state)
 	fb_validate_free(g.v);
 }
 
+static void sparkplug_reports_by_exception(void **state)
+{
+	(void)state;
+	/* a DBIRTH with every metric, then DDATA with only what changed: complete */
+	struct feed f;
+	feed_init(&f, "streetlight", "mqtt", "sparkplug", at("2026-06-01T10:00:00Z"));
+	report(&f, FB_US_PER_MIN);                  /* the DBIRTH */
+	for (int i = 0; i < 4; i++) {
+		build(&f);
+		f.o.present = 1u << 2;                  /* activePower only */
+		f.o.flags = FB_OBS_BAD_FIELD;           /* as the collector marks a partial DDATA */
+		f.o.detail = "fields missing";
+		fb_validate_observe(f.v, &f.o);
+		f.t += FB_US_PER_MIN;
+	}
+	finish(&f);
+	assert_passes(&f, "fields");
+	assert_non_null(strstr(check(&f, "fields")->measured, "5 reports, all complete"));
+	fb_validate_free(f.v);
+
+	/* over json a partial report is incomplete; over sparkplug, a metric no report carried */
+	const char *codecs[] = { "json", "sparkplug" };
+	for (int k = 0; k < 2; k++) {
+		struct feed g;
+		feed_init(&g, "streetlight", "mqtt", codecs[k], at("2026-06-01T10:00:00Z"));
+		if (k == 0)
+			report(&g, FB_US_PER_MIN);          /* json: a complete report first */
+		for (int i = 0; i < 3; i++) {
+			build(&g);
+			g.o.present = 1u << 2;              /* activePower only */
+			g.o.flags = FB_OBS_BAD_FIELD;
+			g.o.detail = "fields missing";
+			fb_validate_observe(g.v, &g.o);
+			g.t += FB_US_PER_MIN;
+		}
+		finish(&g);
+		assert_fails(&g, "fields", "'powerState' and others missing");
+		fb_validate_free(g.v);
+	}
+}
+
 static void repeated_seq_fails_sequence(void **state)
 {
 	(void)state;
@@ -767,6 +814,7 @@ int main(void)
 		cmocka_unit_test(counter_for_a_user_field),
 		cmocka_unit_test(timestamps_ahead_or_backwards_fail),
 		cmocka_unit_test(undecodable_and_incomplete_reports),
+		cmocka_unit_test(sparkplug_reports_by_exception),
 		cmocka_unit_test(repeated_seq_fails_sequence),
 		cmocka_unit_test(lorawan_clean_device_passes),
 		cmocka_unit_test(lorawan_faults_are_named),

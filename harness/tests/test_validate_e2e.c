@@ -1,5 +1,5 @@
 /* `fleetbench validate` end to end. MQTT, against a real mosquitto on a free port: the
- * simulator's own devices (json, senml, ul) pass; devices with injected faults (the scenario's
+ * simulator's own devices (json, senml, ul, sparkplug) pass; devices with injected faults (the scenario's
  * faults: block) and a hand-made publisher (mosquitto_pub) fail, each fault named by its check.
  * LoRaWAN, as the network server on a free UDP port with the keys `fleetbench keys` writes: a
  * simulated device passes, one whose duty cycle is switched off fails on exactly that. Modbus,
@@ -46,6 +46,7 @@ static struct case_ cases[] = {
 	{ "clean-json", "noise", "v/noise-000000", "json", { "--interval", "1s" } },
 	{ "clean-senml", "bike-counter", "v/bike-counter-000001", "senml", { "--interval", "1s" } },
 	{ "clean-ul", "waste", "/ul/k1/waste-000002/attrs", "ul", { "--interval", "1s" } },
+	{ "clean-sparkplug", "streetlight", "spBv1.0/#", "sparkplug", { "--interval", "1s" } },
 	{ "out-of-range", "noise", "v/noise-000003", "json", { "--interval", "1s" } },
 	/* wrong timestamps: the cadence is measured on arrival, where this machine's load shows */
 	{ "clock-skew", "noise", "v/noise-000004", "json", { "--interval", "1s", "--tolerance", "100" } },
@@ -96,7 +97,8 @@ static const char scenario_fmt[] =
 	"     faults: [{kind: clock_skew, skew: 30s}]}\n"
 	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
 	"     faults: [{kind: reboot, from: 3s}]}\n"
-	"  - {type: noise, count: 1, site: s1, interval: 1500ms, transport: mqtt, codec: json}\n";
+	"  - {type: noise, count: 1, site: s1, interval: 1500ms, transport: mqtt, codec: json}\n"
+	"  - {type: streetlight, count: 1, site: s1, interval: 1s, transport: mqtt, codec: sparkplug}\n";
 
 static const char lorawan_fmt[] =
 	"name: validate-e2e-lorawan\n"
@@ -384,6 +386,14 @@ static void simulated_ul_device_passes(void **state)
 	assert_report("clean-ul", NULL, NULL, run);
 }
 
+static void simulated_sparkplug_device_passes(void **state)
+{
+	(void)state;
+	/* DBIRTH with every metric, then DDATA with what changed: complete */
+	static const char *const run[] = { "fields", "range", "timestamps", "interval", NULL };
+	assert_report("clean-sparkplug", NULL, NULL, run);
+}
+
 static void out_of_range_values_are_caught(void **state)
 {
 	(void)state;
@@ -467,6 +477,7 @@ int main(void)
 		cmocka_unit_test(simulated_json_device_passes),
 		cmocka_unit_test(simulated_senml_counter_passes),
 		cmocka_unit_test(simulated_ul_device_passes),
+		cmocka_unit_test(simulated_sparkplug_device_passes),
 		cmocka_unit_test(out_of_range_values_are_caught),
 		cmocka_unit_test(clock_skew_is_caught),
 		cmocka_unit_test(reboot_seq_restart_is_caught),
