@@ -72,7 +72,8 @@ struct fb_netfaults *fb_netfaults_new(const struct fb_transport_env *env, const 
 		if (r->kind < FB_FAULT_MALFORMED || !rule_for_transport(env->scenario, r, transport))
 			continue;
 		any = true;
-		nconn_rules += r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM;
+		nconn_rules += r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM ||
+		               r->kind == FB_FAULT_MODBUS_EXCEPTION;
 	}
 	if (!any)
 		return NULL;
@@ -89,11 +90,11 @@ struct fb_netfaults *fb_netfaults_new(const struct fb_transport_env *env, const 
 	nf->arg = arg;
 	for (size_t i = 0; i < fb_faults_nrules(f); i++) {
 		const struct fb_fault_rule *r = fb_faults_rule(f, i);
-		if ((r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM) &&
-		    rule_for_transport(env->scenario, r, transport))
+		if ((r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM ||
+		     r->kind == FB_FAULT_MODBUS_EXCEPTION) && rule_for_transport(env->scenario, r, transport))
 			nf->crules[nf->ncrules++].r = r;
 	}
-	ev_timer_init(&nf->tick, tick_cb, 0.02, 0.02);
+	ev_timer_init(&nf->tick, tick_cb, 0., 0.02);    /* first at once: a window open from the start */
 	nf->tick.data = nf;
 	if (nf->ncrules && env->loop)
 		ev_timer_start(env->loop, &nf->tick);
@@ -182,7 +183,8 @@ static void release_due(struct fb_netfaults *nf, fb_time_us now_v, bool all)
 			break;
 		best->used = false;
 		nf->pending--;
-		nf->ops->publish(nf->arg, best->conn, best->topic, best->data, best->len);
+		if (nf->ops->publish)
+			nf->ops->publish(nf->arg, best->conn, best->topic, best->data, best->len);
 	}
 }
 
@@ -191,8 +193,21 @@ static void run_conn_rules(struct fb_netfaults *nf, fb_time_us now_v)
 	for (size_t k = 0; k < nf->ncrules; k++) {
 		struct conn_rule *cr = &nf->crules[k];
 		const struct fb_fault_rule *r = cr->r;
-		if (r->kind == FB_FAULT_SITE_DARK) {
-			if (cr->phase == DARK_BEFORE && now_v >= r->from && !nf->draining) {
+		if (r->kind == FB_FAULT_MODBUS_EXCEPTION) {
+			if (cr->phase == DARK_BEFORE && now_v >= r->from && !nf->draining && nf->ops->exceptions) {
+				cr->phase = DARK_DOWN;
+				for (size_t i = 0; i < nf->nconns; i++)
+					if (fb_fault_targets(nf->faults, r, nf->conns[i].device))
+						nf->ops->exceptions(nf->arg, nf->conns[i].conn, r, true);
+			}
+			if (cr->phase == DARK_DOWN && (now_v >= r->until || nf->draining)) {
+				cr->phase = DARK_OVER;
+				for (size_t i = 0; i < nf->nconns; i++)
+					if (fb_fault_targets(nf->faults, r, nf->conns[i].device))
+						nf->ops->exceptions(nf->arg, nf->conns[i].conn, r, false);
+			}
+		} else if (r->kind == FB_FAULT_SITE_DARK) {
+			if (cr->phase == DARK_BEFORE && now_v >= r->from && !nf->draining && nf->ops->hold) {
 				cr->phase = DARK_DOWN;
 				for (size_t i = 0; i < nf->nconns; i++)
 					if (fb_fault_targets(nf->faults, r, nf->conns[i].device))
@@ -215,7 +230,7 @@ static void run_conn_rules(struct fb_netfaults *nf, fb_time_us now_v)
 					nf->ops->release(nf->arg, c->conn, 0);
 				}
 			}
-		} else if (cr->phase == 0 && now_v >= r->from && !nf->draining) {
+		} else if (cr->phase == 0 && now_v >= r->from && !nf->draining && nf->ops->hold) {
 			cr->phase = 1;
 			fb_time_us now = fb_wall_now();
 			double within = wall_span_s(nf, r->from, r->within);
@@ -245,8 +260,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	run_conn_rules(nf, now_v);
 	bool open = false;
 	for (size_t k = 0; k < nf->ncrules; k++)
-		open |= nf->crules[k].r->kind == FB_FAULT_SITE_DARK ? nf->crules[k].phase != DARK_OVER
-		                                                    : nf->crules[k].phase == 0;
+		open |= nf->crules[k].r->kind == FB_FAULT_RECONNECT_STORM ? nf->crules[k].phase == 0
+		                                                          : nf->crules[k].phase != DARK_OVER;
 	if (!open && !nf->pending)
 		ev_timer_stop(loop, w);
 }

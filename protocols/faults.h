@@ -27,6 +27,8 @@ struct fb_netfault_ops {
 	void (*hold)(void *arg, void *conn);
 	/* Lets it reconnect after after_s seconds of wall time. */
 	void (*release)(void *arg, void *conn, double after_s);
+	/* Modbus: a unit starts (on) or stops answering with exceptions as rule r says. */
+	void (*exceptions)(void *arg, void *conn, const struct fb_fault_rule *r, bool on);
 };
 
 /* NULL (and nothing to do) when the run has no faults for this transport's fleets; also NULL
@@ -36,7 +38,8 @@ struct fb_netfaults *fb_netfaults_new(const struct fb_transport_env *env, const 
 void fb_netfaults_free(struct fb_netfaults *nf);
 
 /* A connection of the transport, represented by one of its devices (per-device: that device;
- * per-site: the site's first device of this transport). Returns 0 or -1 (out of memory). */
+ * per-site: the site's first device of this transport; Modbus: a unit and its device). Returns 0
+ * or -1 (out of memory). Ops a transport has no use for may be NULL. */
 int fb_netfaults_add_conn(struct fb_netfaults *nf, void *conn, uint32_t device);
 /* The transport's on_up for a connection: measures a storm's reconnection spread. */
 void fb_netfaults_conn_up(struct fb_netfaults *nf, void *conn);

@@ -76,9 +76,7 @@ static const struct kind_info kinds[FB_FAULT_NKINDS] = {
 	[FB_FAULT_REBOOT] = { COMMON, false, NULL },
 	[FB_FAULT_MALFORMED] = { COMMON | B(K_MODE), true, "mqtt" },
 	[FB_FAULT_BAD_MIC] = { COMMON, true, "lorawan" },
-	[FB_FAULT_MODBUS_EXCEPTION] = { COMMON | B(K_EXCEPTION), false, "modbus",
-	                                "the Modbus transport's own injection, a fleet's "
-	                                "'params: {modbus: {faults: {exception_rate: 0.5}}}'" },
+	[FB_FAULT_MODBUS_EXCEPTION] = { COMMON | B(K_EXCEPTION), true, "modbus", NULL },
 	[FB_FAULT_DUPLICATE] = { COMMON | B(K_COPIES), true, "mqtt" },
 	[FB_FAULT_DELAY] = { COMMON | B(K_DELAY), true, "mqtt" },
 	[FB_FAULT_SITE_DARK] = { COMMON, false, "mqtt lorawan" },
@@ -1034,7 +1032,7 @@ void fb_faults_emit(struct fb_faults *f, struct fb_sample *s, double *values, fb
 			mark = p->kind;
 			break;
 		}
-		case FB_FAULT_MODBUS_EXCEPTION:
+		case FB_FAULT_MODBUS_EXCEPTION:    /* a request's fate, not a sample's: not marked */
 		case FB_FAULT_SITE_DARK:
 		case FB_FAULT_RECONNECT_STORM:
 		case FB_FAULT_CHURN:

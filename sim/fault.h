@@ -38,7 +38,7 @@ enum fb_fault_kind {
 	/* payload (protocols) */
 	FB_FAULT_MALFORMED,       /* truncated, bad syntax, wrong types or garbage bytes */
 	FB_FAULT_BAD_MIC,         /* LoRaWAN: a MIC that does not verify */
-	FB_FAULT_MODBUS_EXCEPTION,/* Modbus: exception replies for the window */
+	FB_FAULT_MODBUS_EXCEPTION,/* Modbus: exception replies for the window (rate per request) */
 	/* network (protocols) */
 	FB_FAULT_DUPLICATE,       /* the message is delivered `copies` extra times */
 	FB_FAULT_DELAY,           /* held back `delay`, so later ones overtake it */
@@ -63,7 +63,8 @@ struct fb_fault_rule {
 	enum fb_fault_kind kind;
 	unsigned index;               /* position among all rules (keys its random draws) */
 	int line, col;                /* where it stands in the file */
-	double rate;                  /* per sample (per-sample kinds) or per device; default 1 */
+	double rate;                  /* per sample (per-sample kinds) or per device; default 1;
+	                                 modbus_exception: per request */
 	fb_time_us from, until;       /* absolute window once bound; until FB_TIME_NEVER: the end */
 	int field;                    /* model field index, -1: the kind's default */
 	const char *field_name;       /* as written (resolved per fleet) */

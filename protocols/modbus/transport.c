@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "protocols/faults.h"
 #include "protocols/modbus/layout.h"
 #include "protocols/modbus/regmap.h"
 #include "protocols/modbus/server.h"
@@ -69,6 +70,10 @@ struct fb_transport {
 	uint64_t commands_ok, commands_refused;
 	int status;
 	uint64_t fds_reserved;         /* descriptors reserved at start (sim/limits.h) */
+	/* faults (protocols/faults.h): an exception storm switches units to `storm` for its window */
+	struct fb_netfaults *nf;
+	struct fb_mb_faults storm;
+	bool storm_counted;
 	/* --speed max: a poll needs a now, so the run is held to realtime from its start */
 	bool pace_max;
 	fb_time_us pace_wall0, pace_virt0;
@@ -166,6 +171,7 @@ static void transport_free(struct fb_transport *t)
 		return;
 	if (t->pace_max)
 		ev_timer_stop(t->env.loop, &t->pace_wake);
+	fb_netfaults_free(t->nf);
 	fb_fd_release(t->fds_reserved);
 	fb_mbserver_free(t->srv);
 	if (t->fleets && t->env.scenario)
@@ -178,6 +184,22 @@ static void transport_free(struct fb_transport *t)
 	free(t->rtu_link);
 	free(t);
 }
+
+/* faults: an exception storm (sim/fault.h modbus_exception) reuses the server's injection */
+static void nf_exceptions(void *arg, void *conn, const struct fb_fault_rule *r, bool on)
+{
+	struct fb_transport *t = arg;
+	struct fb_mb_unit *u = conn;
+	if (on) {
+		t->storm.exception_rate = r->rate;
+		t->storm.exception_code = r->exception;
+		u->faults = &t->storm;
+	} else {
+		const struct fb_fleet *fl = fb_scenario_fleet_of(t->env.scenario, u->device);
+		u->faults = fl && t->fleets[fl->index].has_faults ? &t->fleets[fl->index].faults : NULL;
+	}
+}
+static const struct fb_netfault_ops nf_ops = { .exceptions = nf_exceptions };
 
 static struct fb_transport *transport_create(const struct fb_transport_env *env,
                                              const struct fb_ynode *config)
@@ -294,6 +316,14 @@ static struct fb_transport *transport_create(const struct fb_transport_env *env,
 			u->owner = (void *)(uintptr_t)k;   /* position among Modbus devices */
 			fb_device_id(fl->model, dev, u->device_id, sizeof u->device_id);
 		}
+	}
+	bool nf_failed = false;      /* faults: every unit is a "connection" a storm can switch */
+	if ((t->nf = fb_netfaults_new(env, "modbus", &nf_ops, t, &nf_failed))) {
+		for (uint32_t i = 0; i < t->ndevices; i++)
+			if (t->units[i].map && fb_netfaults_add_conn(t->nf, &t->units[i], t->units[i].device))
+				goto fail;
+	} else if (nf_failed) {
+		goto fail;
 	}
 	return t;
 oom:
@@ -425,6 +455,8 @@ static fb_time_us transport_hold(struct fb_transport *t)
  * the engine computes with the command applied. */
 static void transport_send(struct fb_transport *t, const struct fb_sample *s)
 {
+	if (s->flags & FB_SAMPLE_UNSENT)    /* faults: a silent device's registers keep its last values */
+		return;
 	if (s->device < t->first_device || s->device >= t->first_device + t->ndevices)
 		return;
 	struct fb_mb_unit *u = &t->units[s->device - t->first_device];
@@ -432,7 +464,17 @@ static void transport_send(struct fb_transport *t, const struct fb_sample *s)
 		memcpy(u->values, s->values, s->model->nfields * sizeof *s->values);
 }
 
-static bool transport_drain(struct fb_transport *t) { (void)t; return true; }
+static bool transport_drain(struct fb_transport *t)
+{
+	if (t->nf && !t->storm_counted) {
+		fb_netfaults_drain(t->nf);
+		/* faults: each exception reply a storm injected */
+		fb_faults_add(fb_engine_faults(t->env.engine), FB_FAULT_MODBUS_EXCEPTION,
+		              t->storm.injected[FB_MB_FAULT_EXCEPTION]);
+		t->storm_counted = true;
+	}
+	return true;
+}
 
 static void transport_summary(struct fb_transport *t, FILE *out)
 {
@@ -505,6 +547,9 @@ static json_t *transport_report(struct fb_transport *t)
 	json_object_set_new(r, "commands_applied", json_integer((json_int_t)t->commands_ok));
 	json_object_set_new(r, "commands_refused", json_integer((json_int_t)t->commands_refused));
 	json_object_set_new(r, "faults", fl);
+	if (t->nf)
+		json_object_set_new(r, "exception_storm", json_pack("{s:I}", "exceptions",
+		                    (json_int_t)t->storm.injected[FB_MB_FAULT_EXCEPTION]));
 	return r;
 }
 
