@@ -694,6 +694,50 @@ static void receive_maximum_is_honoured(void **state)
 	fake_stop(&f);
 }
 
+/* Messages waiting behind a full window go out a quarter of the window at a time (one write
+ * for several, not one per ack), and acks coming one by one never leave any behind. */
+static void full_window_refills_by_quarters(void **state)
+{
+	(void)state;
+	static const uint8_t connack[] = { 0x20, 0x02, 0x00, 0x00 };
+	struct fake f;
+	memset(&f, 0, sizeof f);
+	f.version = FB_MQTT_V311;
+	f.reply[0] = connack;
+	f.reply_len[0] = sizeof connack;
+	uint16_t port = fake_start(&f);
+	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V311);
+	cfg.inflight = 8;
+	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
+	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "quarters", .clean_start = true };
+	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
+	fb_mqtt_pool_start(pool);
+	struct want_up w = { pool, 1 };
+	assert_true(run_until(all_up, &w, 5));
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(fb_mqtt_publish(c, "t/q", (const uint8_t *)"x", 1, 1, false), 0);
+	run_for(0.1);
+	assert_int_equal(f.publishes, 8);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->queued, 12);
+	/* one ack frees one slot of eight: less than a quarter, nothing more goes yet */
+	for (int i = 0; i < 20; i++) {
+		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[i] >> 8), (uint8_t)f.unacked[i] };
+		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
+		run_for(0.03);
+		if (i == 0)
+			assert_int_equal(f.publishes, 8);
+		if (i == 1)      /* two free: a quarter, both go */
+			assert_int_equal(f.publishes, 10);
+		assert_true(f.nunacked > i + 1 || i == 19);
+	}
+	assert_int_equal(f.publishes, 20);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->pub_acked, 20);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->queued, 0);
+	assert_int_equal(fb_mqtt_pool_stats(pool)->inflight, 0);
+	fb_mqtt_pool_free(pool);
+	fake_stop(&f);
+}
+
 static void unreachable_broker_backs_off(void **state)
 {
 	(void)state;
@@ -740,6 +784,7 @@ int main(void)
 		cmocka_unit_test(refused_with_bad_password),
 		cmocka_unit_test(malformed_bytes_are_counted),
 		cmocka_unit_test(receive_maximum_is_honoured),
+		cmocka_unit_test(full_window_refills_by_quarters),
 		cmocka_unit_test(unreachable_broker_backs_off),
 		cmocka_unit_test(tls_good_unknown_ca_wrong_host),
 		cmocka_unit_test(broker_restart_loses_nothing),
