@@ -494,11 +494,18 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 	}
 	if (v->proto == P_MODBUS) {
 		v->t[C_MAP].checked++;
+		/* The poller compares constant registers (unit codes, status words) with the map: a
+		 * mismatch is the device's. Its identity registers (the simulator's deviceId and
+		 * deviceIndex) name a simulated device, which a real one is not: not a fault here. */
+		bool identity = o->detail && (strstr(o->detail, "deviceId") || strstr(o->detail, "deviceIndex"));
 		if (o->flags & (FB_OBS_EXCEPTION | FB_OBS_TIMEOUT)) {
 			note(&v->t[C_MAP], "%s from unit '%s'%s%s",
 			     o->flags & FB_OBS_TIMEOUT ? "no reply" : "exception", d->id,
 			     o->detail ? ": " : "", o->detail ? o->detail : "");
 			usable = false;
+		} else if ((o->flags & FB_OBS_WRONG_VALUE) && !identity) {
+			note(&v->t[C_MAP], "unit '%s': %s", d->id, o->detail ? o->detail : "a register reads "
+			     "another value than the map declares");
 		}
 	}
 	if (usable) {

@@ -3,8 +3,9 @@
  * faults: block) and a hand-made publisher (mosquitto_pub) fail, each fault named by its check.
  * LoRaWAN, as the network server on a free UDP port with the keys `fleetbench keys` writes: a
  * simulated device passes, one whose duty cycle is switched off fails on exactly that. Modbus,
- * polling the simulator's Modbus TCP server: a device passes, one answering half its reads with
- * exceptions fails on its map.
+ * polling the simulator's Modbus TCP server: devices pass with the type's map and with a
+ * vendor's map file; one answering half its reads with exceptions, and one whose unit-code
+ * register differs from the declared map, fail on their map.
  *
  * One session in setup: every validate process starts and reports ready ("listening"), then a
  * publisher script and `fleetbench run --speed realtime` (one per LoRaWAN case, one for the MQTT
@@ -30,7 +31,7 @@ static struct fb_mosquitto_opts mopts;
 struct case_ {
 	const char *name;
 	const char *type, *topic, *codec;
-	const char *extra[4];          /* further options, NULL-terminated */
+	const char *extra[6];          /* further options, NULL-terminated */
 	const char *lorawan;           /* LoRaWAN: "on" or "off", the run's duty_cycle */
 	const char *modbus_unit;       /* Modbus: the unit id polled (NULL for both: MQTT) */
 	const char *duration;          /* --duration (MQTT: 5s) */
@@ -62,6 +63,13 @@ static struct case_ cases[] = {
 	{ "modbus-clean", "water-level", NULL, NULL, { "--poll", "500ms" }, .modbus_unit = "1",
 	  .duration = "4s" },
 	{ "modbus-exceptions", "water-level", NULL, NULL, { "--poll", "500ms" }, .modbus_unit = "2",
+	  .duration = "4s" },
+	/* the vendor's declared map against a device configured for centimetres */
+	{ "modbus-map-clean", "water-level", NULL, NULL,
+	  { "--poll", "500ms", "--map", "fixtures/validate/level-map.yaml" }, .modbus_unit = "3",
+	  .duration = "4s" },
+	{ "modbus-unit-code", "water-level", NULL, NULL,
+	  { "--poll", "500ms", "--map", "fixtures/validate/level-map.yaml" }, .modbus_unit = "4",
 	  .duration = "4s" },
 };
 #define NCASES (sizeof cases / sizeof cases[0])
@@ -114,8 +122,9 @@ static const char lorawan_fmt[] =
 	"fleets:\n"
 	"  - {type: noise, count: 1, site: s1, interval: %s, transport: lorawan, codec: binary}\n";
 
-/* Two water-level gauges behind one Modbus TCP port (units 1 and 2); the second answers half
- * its reads with an exception. */
+/* Water-level gauges behind one Modbus TCP port: units 1 and 2 with the type's map, the second
+ * answering half its reads with an exception; units 3 and 4 with a vendor's map, the fourth
+ * configured for centimetres (its unit-code register differs). Map paths: from the repo root. */
 static const char modbus_fmt[] =
 	"name: validate-e2e-modbus\n"
 	"seed: 13\n"
@@ -129,7 +138,11 @@ static const char modbus_fmt[] =
 	"fleets:\n"
 	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus}\n"
 	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
-	"     params: {modbus: {faults: {exception_rate: 0.5}}}}\n";
+	"     params: {modbus: {faults: {exception_rate: 0.5}}}}\n"
+	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
+	"     params: {modbus: {map: %s/fixtures/validate/level-map.yaml}}}\n"
+	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
+	"     params: {modbus: {map: %s/fixtures/validate/level-map-cm.yaml}}}\n";
 static uint16_t modbus_port;
 static struct fb_peer modbus_run;
 
@@ -198,7 +211,7 @@ static int start_validate(struct case_ *c)
 		argv[n++] = "--codec";
 		argv[n++] = c->codec;
 	}
-	for (size_t i = 0; i < 4 && c->extra[i]; i++)
+	for (size_t i = 0; i < 6 && c->extra[i]; i++)
 		argv[n++] = c->extra[i];
 	argv[n] = NULL;
 	if (fb_peer_spawn(&c->peer, argv, log))
@@ -210,11 +223,14 @@ static int start_validate(struct case_ *c)
 static int session(void)
 {
 	/* the Modbus devices first: the pollers connect to them */
-	char mpath[300], mtext[2048], mlog[300];
+	char mpath[300], mtext[4096], mlog[300];
 	if (!(modbus_port = fb_peer_free_port(SOCK_STREAM)))
 		return -1;
 	snprintf(mpath, sizeof mpath, "%s/modbus.yaml", tmpdir);
-	snprintf(mtext, sizeof mtext, modbus_fmt, modbus_port);
+	char cwd[200];
+	if (!getcwd(cwd, sizeof cwd))
+		return -1;
+	snprintf(mtext, sizeof mtext, modbus_fmt, modbus_port, cwd, cwd);
 	snprintf(mlog, sizeof mlog, "%s/modbus-run.log", tmpdir);
 	const char *margv[] = { fleetbench, "run", mpath, "--speed", "realtime", NULL };
 	if (write_file(mpath, mtext) || fb_peer_spawn(&modbus_run, margv, mlog) ||
@@ -471,6 +487,20 @@ static void modbus_exceptions_fail_the_map(void **state)
 		assert_string_not_equal(json_string_value(json_object_get(json_array_get(nc, i), "name")), "map");
 }
 
+static void modbus_declared_map_passes(void **state)
+{
+	(void)state;
+	static const char *const run[] = { "map", "range", "resolution", NULL };
+	assert_report("modbus-map-clean", NULL, NULL, run);
+}
+
+static void modbus_wrong_unit_code_fails_the_map(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "map", NULL };
+	assert_report("modbus-unit-code", failing, "a constant register reads another value", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +517,8 @@ int main(void)
 		cmocka_unit_test(lorawan_duty_cycle_off_is_caught),
 		cmocka_unit_test(simulated_modbus_device_passes),
 		cmocka_unit_test(modbus_exceptions_fail_the_map),
+		cmocka_unit_test(modbus_declared_map_passes),
+		cmocka_unit_test(modbus_wrong_unit_code_fails_the_map),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
