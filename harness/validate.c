@@ -433,19 +433,25 @@ static void join(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
 	v->joins++;
 	d->joins++;
 	uint32_t nonce = o->devnonce_plus1 - 1;
+	v->t[C_MIC].checked++;
+	record_tx(d, o);
+	if (o->flags & FB_OBS_BAD_MIC) {
+		/* its DevNonce cannot be trusted: not recorded */
+		note(&v->t[C_MIC], "join request of '%s': %s", d->id, o->detail ? o->detail : "MIC does not verify");
+		return;
+	}
 	v->t[C_DEVNONCE].checked++;
-	bool reused = (o->flags & FB_OBS_REPLAY) != 0;
+	bool reused = false;
 	for (size_t i = 0; i < d->nnonces && !reused; i++)
 		reused = d->nonces[i] == nonce;
 	if (reused)
 		note(&v->t[C_DEVNONCE], "DevNonce 0x%04x of '%s' used again (join %llu)", nonce, d->id,
 		     (unsigned long long)d->joins);
-	else if (!grow((void **)&d->nonces, &d->nonce_cap, d->nnonces + 1, sizeof *d->nonces))
+	else if (o->flags & FB_OBS_REPLAY)   /* the endpoint's rule: LoRaWAN 1.0.4 DevNonce counts up */
+		note(&v->t[C_DEVNONCE], "DevNonce 0x%04x of '%s' refused (join %llu)%s%s", nonce, d->id,
+		     (unsigned long long)d->joins, o->detail ? ": " : "", o->detail ? o->detail : "");
+	if (!reused && !grow((void **)&d->nonces, &d->nonce_cap, d->nnonces + 1, sizeof *d->nonces))
 		d->nonces[d->nnonces++] = nonce;
-	v->t[C_MIC].checked++;
-	if (o->flags & FB_OBS_BAD_MIC)
-		note(&v->t[C_MIC], "join request of '%s': %s", d->id, o->detail ? o->detail : "MIC does not verify");
-	record_tx(d, o);
 	/* A join starts a new session: FCnt from 0, and the reporting cadence afresh. */
 	d->have_fcnt = false;
 	d->last_recv = d->last_claimed = FB_TIME_NEVER;

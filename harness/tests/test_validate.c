@@ -581,6 +581,20 @@ static void lorawan_faults_are_named(void **state)
 	assert_fails(&f, "devnonce", "DevNonce 0x0007 of 'noise-000001' used again");
 	assert_passes(&f, "duty-cycle");
 	fb_validate_free(f.v);
+
+	/* a DevNonce below the last (1.0.4 counts up) that the endpoint refused; a join with a bad
+	 * MIC fails the MIC, not the DevNonce */
+	struct feed g;
+	feed_init(&g, "noise", "lorawan", "binary", at("2026-06-01T10:00:00Z"));
+	uplink(&g, 0, 0.06, FB_OBS_BAD_MIC, 9, 6 * FB_US_PER_S);
+	uplink(&g, 0, 0.06, 0, 9, 6 * FB_US_PER_S);
+	uplink(&g, 0, 0.0617, 0, -1, FB_US_PER_MIN);
+	uplink(&g, 0, 0.06, FB_OBS_REPLAY, 5, 6 * FB_US_PER_S);
+	finish(&g);
+	assert_fails(&g, "devnonce", "DevNonce 0x0005 of 'noise-000001' refused (join 3)");
+	assert_non_null(strstr(check(&g, "devnonce")->measured, "1 of 2 join requests"));
+	assert_fails(&g, "mic", "join request of 'noise-000001'");
+	fb_validate_free(g.v);
 }
 
 static void lorawan_duty_cycle_over_one_percent_fails(void **state)
