@@ -1,90 +1,162 @@
 /* Modbus TCP load generator for protocols/modbus/bench.sh (not part of the library).
  *   load HOST PORT[,PORT...] CONNS SECONDS RATE UNITS
- * CONNS connections (spread over the ports in turn), each a closed loop of FC 03 reads of 10 holding
- * registers from ADDR (one request in
- * flight per connection, no pipelining) at unit ids 1..UNITS in turn. RATE 0: as fast as
- * replies come; RATE > 0: total requests/s, spread over the connections (a request is sent at
- * its slot, or as soon as the previous reply is in when late). Prints:
- *   requests N rps R p50_us A p99_us B errors E */
+ * CONNS connections (spread over the ports in turn), reading 10 holding registers (FC 03) from
+ * ADDR at unit ids 1..UNITS in turn.
+ *   RATE 0   closed loop: one request in flight per connection, the next as soon as the reply
+ *            is in (the most the server serves).
+ *   RATE > 0 open loop, evenly spaced: request k of the run is due at t0 + k / RATE on
+ *            connection k % CONNS, so each connection sends every CONNS / RATE seconds with the
+ *            phases spread evenly, whether or not its previous reply is in (a late reply does
+ *            not delay the next request: no coordinated omission; requests are then pipelined,
+ *            which Modbus TCP allows, and matched by transaction id). The wait for the next slot
+ *            is epoll_pwait2 with a nanosecond timeout, so requests leave one by one at their
+ *            slots instead of in bursts on a millisecond tick.
+ * Latency: from the request's write to the end of its reply's read, 1 µs buckets. The first
+ * 0.5 s is a warm-up, not counted. Also reported: how late requests left against their slots
+ * (lag: this generator's own health, e.g. when it shares the cores with the server), and this
+ * process's CPU per request. Prints one line (replies: warm-up included; requests: measured):
+ *   replies M requests N rps R p50_us A p90_us B p99_us C p999_us D max_us E errors F lag_p99_us G
+ *   cpu_us_per_req H */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define ADDR 3000          /* the device id string in every default map (16 registers) */
 #define MAXLAT 2000000     /* µs buckets: 1 µs resolution up to 2 s */
+#define PIPE 32            /* requests outstanding per connection, at most */
+#define WARMUP_NS 500000000LL
 
 struct conn {
 	int fd;
 	uint16_t tid;
 	uint8_t unit;
-	int64_t sent_at, next_at;
-	int inflight;
+	unsigned head, count;              /* outstanding requests, oldest first */
+	uint16_t out_tid[PIPE];
+	int64_t out_at[PIPE];
 	size_t got;
-	unsigned char buf[300];
+	unsigned char buf[1024];
 };
 
-static uint32_t *hist;
-static uint64_t nreq, nerr;
+static uint32_t *hist, *lag_hist;
+static uint64_t nreq, nlag, nerr, skipped, nreplies;   /* nreplies: warm-up included */
+static int64_t measure_from;
 
-static int64_t now_us(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void send_req(struct conn *c, int units)
+static void send_req(struct conn *c, int units, int64_t due)
 {
+	if (c->count == PIPE) {
+		skipped++;        /* the server is that far behind: not a latency, counted apart */
+		return;
+	}
 	unsigned char q[12];
 	c->tid++;
 	c->unit = (uint8_t)(c->unit % units + 1);
 	q[0] = (unsigned char)(c->tid >> 8); q[1] = (unsigned char)c->tid;
 	q[2] = 0; q[3] = 0; q[4] = 0; q[5] = 6; q[6] = c->unit; q[7] = 3;
 	q[8] = ADDR >> 8; q[9] = ADDR & 0xff; q[10] = 0; q[11] = 10;
-	c->sent_at = now_us();
-	c->got = 0;
-	c->inflight = 1;
+	int64_t t = now_ns();
+	unsigned slot = (c->head + c->count) % PIPE;
+	c->out_tid[slot] = c->tid;
+	c->out_at[slot] = t;
+	c->count++;
 	if (write(c->fd, q, sizeof q) != (ssize_t)sizeof q) {
 		perror("write");
 		exit(1);
 	}
+	if (due && t >= measure_from) {
+		int64_t lag = (t - due) / 1000;
+		lag_hist[lag < 0 ? 0 : lag < MAXLAT ? lag : MAXLAT]++;
+		nlag++;
+	}
 }
 
-static uint64_t pct(double p)
+static uint64_t pct(const uint32_t *h, uint64_t n, double p)
 {
-	uint64_t want = (uint64_t)((double)nreq * p), acc = 0;
-	for (uint64_t i = 0; i < MAXLAT; i++)
-		if ((acc += hist[i]) > want)
+	uint64_t want = (uint64_t)((double)n * p), acc = 0;
+	for (uint64_t i = 0; i <= MAXLAT; i++)
+		if ((acc += h[i]) > want)
 			return i;
 	return MAXLAT;
+}
+
+static uint64_t hmax(const uint32_t *h)
+{
+	for (uint64_t i = MAXLAT + 1; i-- > 0;)
+		if (h[i])
+			return i;
+	return 0;
+}
+
+/* Takes every complete reply off c's buffer; returns how many. */
+static int take_replies(struct conn *c, int units, bool closed_loop)
+{
+	int done = 0;
+	for (;;) {
+		if (c->got < 6)
+			break;
+		size_t len = 6u + (size_t)(c->buf[4] << 8 | c->buf[5]);
+		if (c->got < len)
+			break;
+		int64_t t = now_ns();
+		uint16_t tid = (uint16_t)(c->buf[0] << 8 | c->buf[1]);
+		if (c->count == 0 || c->out_tid[c->head] != tid || c->buf[7] != 3 || c->buf[8] != 20) {
+			nerr++;
+		} else if (c->out_at[c->head] >= measure_from) {
+			int64_t lat = (t - c->out_at[c->head]) / 1000;
+			hist[lat < MAXLAT ? lat : MAXLAT]++;
+			nreq++;
+		}
+		if (c->count) {
+			c->head = (c->head + 1) % PIPE;
+			c->count--;
+		}
+		memmove(c->buf, c->buf + len, c->got - len);
+		c->got -= len;
+		done++;
+		nreplies++;
+		if (closed_loop)
+			send_req(c, units, 0);
+	}
+	return done;
 }
 
 int main(int argc, char **argv)
 {
 	if (argc != 7) {
-		fprintf(stderr, "usage: load HOST PORT CONNS SECONDS RATE UNITS\n");
+		fprintf(stderr, "usage: load HOST PORT[,PORT...] CONNS SECONDS RATE UNITS\n");
 		return 2;
 	}
 	int nc = atoi(argv[3]), units = atoi(argv[6]);
 	double secs = atof(argv[4]), rate = atof(argv[5]);
 	hist = calloc(MAXLAT + 1, sizeof *hist);
+	lag_hist = calloc(MAXLAT + 1, sizeof *lag_hist);
 	struct conn *cs = calloc((size_t)nc, sizeof *cs);
+	if (!hist || !lag_hist || !cs || nc < 1 || units < 1)
+		return 2;
 	int ep = epoll_create1(0);
 	int ports[64], np = 0;
 	for (char *p = strtok(argv[2], ","); p && np < 64; p = strtok(NULL, ","))
 		ports[np++] = atoi(p);
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	inet_pton(AF_INET, argv[1], &sa.sin_addr);
-	int64_t period = rate > 0 ? (int64_t)(1e6 * nc / rate) : 0;
 	for (int i = 0; i < nc; i++) {
 		struct conn *c = &cs[i];
 		c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -99,50 +171,52 @@ int main(int argc, char **argv)
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 	}
-	int64_t t0 = now_us(), end = t0 + (int64_t)(secs * 1e6);
-	for (int i = 0; i < nc; i++) {
-		cs[i].next_at = t0 + (period ? period * i / nc : 0);
-		if (!period)
-			send_req(&cs[i], units);
-	}
+	bool closed_loop = rate <= 0;
+	int64_t t0 = now_ns(), end = t0 + (int64_t)(secs * 1e9);
+	measure_from = t0 + WARMUP_NS;
+	double step_ns = closed_loop ? 0 : 1e9 / rate;
+	uint64_t k = 0;                       /* the next slot */
+	if (closed_loop)
+		for (int i = 0; i < nc; i++)
+			send_req(&cs[i], units, 0);
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
 	struct epoll_event evs[256];
 	int64_t t;
-	while ((t = now_us()) < end) {
-		int timeout = 1;
-		if (period) {
-			for (int i = 0; i < nc; i++)
-				if (!cs[i].inflight && cs[i].next_at <= t) {
-					send_req(&cs[i], units);
-					cs[i].next_at += period;
-				}
-		} else {
-			timeout = 100;
+	while ((t = now_ns()) < end) {
+		struct timespec timeout = { 0, 100000000 };
+		if (!closed_loop) {
+			int64_t due;
+			while ((due = t0 + (int64_t)((double)k * step_ns)) <= t) {
+				send_req(&cs[k % (uint64_t)nc], units, due);
+				k++;
+			}
+			int64_t wait = due - now_ns();
+			timeout.tv_sec = 0;
+			timeout.tv_nsec = wait > 0 ? wait : 0;
 		}
-		int n = epoll_wait(ep, evs, 256, timeout);
-		for (int k = 0; k < n; k++) {
-			struct conn *c = evs[k].data.ptr;
+		int n = epoll_pwait2(ep, evs, 256, &timeout, NULL);
+		for (int e = 0; e < n; e++) {
+			struct conn *c = evs[e].data.ptr;
 			ssize_t r = read(c->fd, c->buf + c->got, sizeof c->buf - c->got);
 			if (r <= 0) {
 				fprintf(stderr, "connection closed by the server\n");
 				return 1;
 			}
 			c->got += (size_t)r;
-			if (c->got < 6 || c->got < 6u + (size_t)(c->buf[4] << 8 | c->buf[5]))
-				continue;
-			int64_t lat = now_us() - c->sent_at;
-			if (c->buf[7] != 3 || c->buf[8] != 20 ||
-			    (uint16_t)(c->buf[0] << 8 | c->buf[1]) != c->tid)
-				nerr++;
-			hist[lat < MAXLAT ? lat : MAXLAT]++;
-			nreq++;
-			c->inflight = 0;
-			if (!period)
-				send_req(c, units);
+			take_replies(c, units, closed_loop);
 		}
 	}
-	double el = (double)(now_us() - t0) / 1e6;
-	printf("requests %llu rps %.0f p50_us %llu p99_us %llu errors %llu\n",
-	       (unsigned long long)nreq, (double)nreq / el, (unsigned long long)pct(0.5),
-	       (unsigned long long)pct(0.99), (unsigned long long)nerr);
+	getrusage(RUSAGE_SELF, &ru1);
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	double el = (double)(now_ns() - measure_from) / 1e9;
+	printf("replies %llu requests %llu rps %.0f p50_us %llu p90_us %llu p99_us %llu p999_us %llu max_us %llu "
+	       "errors %llu lag_p99_us %llu skipped %llu cpu_us_per_req %.2f\n",
+	       (unsigned long long)nreplies, (unsigned long long)nreq, (double)nreq / el, (unsigned long long)pct(hist, nreq, 0.5),
+	       (unsigned long long)pct(hist, nreq, 0.9), (unsigned long long)pct(hist, nreq, 0.99),
+	       (unsigned long long)pct(hist, nreq, 0.999), (unsigned long long)hmax(hist),
+	       (unsigned long long)nerr, (unsigned long long)(nlag ? pct(lag_hist, nlag, 0.99) : 0),
+	       (unsigned long long)skipped, nreplies ? cpu * 1e6 / (double)nreplies : 0);
 	return 0;
 }
