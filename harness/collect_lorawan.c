@@ -381,10 +381,13 @@ static void on_join(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 
 /* ---- data uplinks ---------------------------------------------------------------------------- */
 
+/* The class A downlink after an uplink, when one is due: an ACK for a confirmed uplink, a queued
+ * application payload, or an answer to ADRACKReq (RP002 §4.3: the device lowers its data rate
+ * when the network stays silent; any downlink tells it the uplinks are heard). */
 static void answer(struct fb_collector *c, struct dev *d, uint64_t gw_eui, const struct rx *r,
-                   bool ack)
+                   bool ack, bool adr_ack_req)
 {
-	if (!ack && !d->dl_queued)
+	if (!ack && !d->dl_queued && !adr_ack_req)
 		return;
 	struct fb_lw_data_frame f = {
 		.mtype = FB_LW_UNCONF_DOWN, .dev_addr = d->id.dev_addr, .ack = ack, .fcnt = d->fcnt_down,
@@ -401,6 +404,7 @@ static void answer(struct fb_collector *c, struct dev *d, uint64_t gw_eui, const
 		return;
 	d->fcnt_down++;
 	c->c.acks_sent += ack;
+	c->c.adr_ack_answers += adr_ack_req && !ack && !d->dl_queued;
 	if (d->dl_queued) {
 		c->c.app_downlinks++;
 		d->dl_queued = false;
@@ -501,7 +505,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	if (!flags && f.fport <= 0) {
 		/* MAC commands only: no application data to reconcile */
 		c->c.mac_only++;
-		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP);
+		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, f.adr_ack_req);
 		return;
 	}
 	struct pending *p = pool_push(c, dev);
@@ -527,7 +531,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 		} else {
 			p->decoded = true;
 		}
-		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP);
+		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, f.adr_ack_req);
 	}
 }
 
@@ -649,20 +653,22 @@ static bool rxpk_object(struct js *j, struct rx *r)
 		if (!str(j, &k, &kn) || !lit(j, ':'))
 			return false;
 		ws(j);
+		/* ranges written so that NaN (strtod reads "nan") fails them: converting it, or a
+		 * number out of the target type's range, is undefined (fuzz_push found it) */
 		if (key_is(k, kn, "tmst")) {
-			if (!num(j, &v) || v < 0 || v > UINT32_MAX)
+			if (!num(j, &v) || !(v >= 0 && v <= UINT32_MAX))
 				return false;
 			r->tmst = (uint32_t)v;
 			r->has_tmst = true;
 		} else if (key_is(k, kn, "freq")) {
-			if (!num(j, &r->freq_mhz))
+			if (!num(j, &r->freq_mhz) || !(r->freq_mhz > 0 && r->freq_mhz < 10000))
 				return false;
 		} else if (key_is(k, kn, "stat")) {
-			if (!num(j, &v))
+			if (!num(j, &v) || !(v >= -1 && v <= 1))
 				return false;
 			r->stat = (int)v;
 		} else if (key_is(k, kn, "size")) {
-			if (!num(j, &v) || v < 0 || v > 255)
+			if (!num(j, &v) || !(v >= 0 && v <= 255))
 				return false;
 			r->size = (long)v;
 		} else if (key_is(k, kn, "modu")) {
@@ -1113,7 +1119,7 @@ static json_t *lw_report(struct fb_collector *c)
 #define I(x) (json_int_t)(x)
 	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 	                 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
-	                 "s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I}}",
+	                 "s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
 	                 "gateways", (int)c->ngws, "datagrams", I(k->datagrams),
 	                 "bad_datagrams", I(k->bad_datagrams), "push_data", I(k->push_data),
 	                 "pull_data", I(k->pull_data), "tx_ack", I(k->tx_ack),
@@ -1128,7 +1134,8 @@ static json_t *lw_report(struct fb_collector *c)
 	                 "bad_mic", I(k->joins_bad_mic), "nonce_reused", I(k->joins_nonce_reused),
 	                 "unknown", I(k->joins_unknown),
 	                 "downlinks", "sent", I(k->downlinks), "acks", I(k->acks_sent),
-	                 "application", I(k->app_downlinks), "no_path", I(k->downlinks_no_path));
+	                 "application", I(k->app_downlinks), "adr_ack_answers", I(k->adr_ack_answers),
+	                 "no_path", I(k->downlinks_no_path));
 #undef I
 }
 

@@ -26,7 +26,9 @@
  *   report's "joins": {"requested", "accepted", ...}).
  * - Downlinks: a confirmed uplink is acknowledged in its RX1 (tmst + 1 s); an application
  *   downlink queued with fb_collector_lorawan_downlink() rides in the RX1 after the device's next
- *   uplink (unconfirmed, FCntDown counting from 0 after each join).
+ *   uplink (unconfirmed, FCntDown counting from 0 after each join); an uplink with ADRACKReq gets
+ *   an empty downlink, so ADR devices keep their data rate (RP002: a silent network makes them
+ *   step down to SF12). No other MAC commands are sent.
  *
  * Keys: derived from the scenario's seed as the transport derives them (protocols/lorawan/keys.h)
  * or read from the scenario's keys file; in validate mode (no scenario) from cfg->keys_file, the
@@ -58,7 +60,7 @@ struct fb_lw_collect_counters {
 	uint64_t late_copies;                        /* copies after the window (retransmissions) */
 	uint64_t bad_mic, replays, undecodable, unknown_devices, foreign, mac_only;
 	uint64_t joins_requested, joins_accepted, joins_bad_mic, joins_nonce_reused, joins_unknown;
-	uint64_t downlinks, acks_sent, app_downlinks, downlinks_no_path;
+	uint64_t downlinks, acks_sent, app_downlinks, adr_ack_answers, downlinks_no_path;
 	uint64_t dedup_overflow;                     /* windows closed early: pending pool full */
 };
 const struct fb_lw_collect_counters *fb_collector_lorawan_counters(const struct fb_collector *c);

@@ -11,7 +11,7 @@
  *    rows): one frame heard by two gateways is one observation with gateways = 2, the same
  *    gateway twice is a duplicate, a wrong MIC, a replayed FCnt, an unknown DevAddr, an
  *    undecodable payload, a reused DevNonce, bad datagrams: each flagged and counted, never a
- *    crash;
+ *    crash; ADRACKReq gets a downlink;
  *  - an independent peer: ci/oracles/lw-gateway-client.js builds every frame with the npm
  *    lora-packet (ABP uplinks, an OTAA join-request, a confirmed uplink with the session keys it
  *    derives from the collector's join-accept) and checks the collector's join-accept and ACK
@@ -587,6 +587,22 @@ static void test_crafted_frames(void **state)
 	gw_push(&g1, 500000, phy, (size_t)jn);
 	assert_int_equal(k->joins_bad_mic, 1);
 	assert_int_equal(w->got[w->ngot - 1].flags, FB_OBS_BAD_MIC);
+
+	/* ADRACKReq: answered with an empty downlink in RX1, so the device keeps its data rate */
+	struct fb_lw_data_frame af = { .mtype = FB_LW_UNCONF_UP, .dev_addr = 0x26000004, .adr = true,
+	                               .adr_ack_req = true, .fcnt = 11, .fport = 1, .payload = pl,
+	                               .payload_len = (size_t)pn };
+	ssize_t an = fb_lw_data_build(&cr, &af, nwk, app, phy, sizeof(phy));
+	assert_true(an > 0);
+	gw_push(&g1, 900000, phy, (size_t)an);
+	rn = recv(g1.fd, resp, sizeof(resp) - 1, 0);
+	assert_true(rn > 4);
+	assert_int_equal(fb_sm_parse_pull_resp(resp, (size_t)rn, &tx, &what), 0);
+	assert_int_equal(tx.tmst, 900000 + 1000000);
+	assert_int_equal(fb_lw_data_parse(tx.data, tx.size, &down), 0);
+	assert_true(down.dev_addr == 0x26000004 && !down.ack && down.fport < 0);
+	assert_int_equal(fb_lw_data_open(&cr, tx.data, tx.size, &down, 0, nwk, app, plain), 0);
+	assert_int_equal(k->adr_ack_answers, 1);
 
 	/* bad datagrams: counted, and the endpoint still answers */
 	uint64_t bad = k->bad_datagrams;
