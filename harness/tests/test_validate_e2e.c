@@ -1,6 +1,7 @@
 /* `fleetbench validate` end to end. MQTT, against a real mosquitto on a free port: the
- * simulator's own devices (json, senml, ul, sparkplug) pass; devices with injected faults (the scenario's
- * faults: block) and a hand-made publisher (mosquitto_pub) fail, each fault named by its check.
+ * simulator's own devices (json, senml, ul, sparkplug) pass; devices with injected faults (the
+ * scenario's faults: block: out of range, clock skew, reboot, malformed payloads) and a
+ * hand-made publisher (mosquitto_pub) fail, each fault named by its check.
  * LoRaWAN, as the network server on a free UDP port with the keys `fleetbench keys` writes: a
  * simulated device passes, one whose duty cycle is switched off fails on exactly that. Modbus,
  * polling the simulator's Modbus TCP server: devices pass with the type's map and with a
@@ -53,6 +54,7 @@ static struct case_ cases[] = {
 	{ "clock-skew", "noise", "v/noise-000004", "json", { "--interval", "1s", "--tolerance", "100" } },
 	{ "reboot", "noise", "v/noise-000005", "json", { "--interval", "1s" } },
 	{ "slow", "noise", "v/noise-000006", "json", { "--interval", "1s" } },
+	{ "malformed", "noise", "v/noise-000008", "json", { "--interval", "1s" } },
 	{ "publisher", "bike-counter", "v/bike-counter-000099", "json", { "--interval", "1s" } },
 	/* LoRaWAN cadence is measured on arrival (binary carries no time): a loaded machine's
 	 * delays are allowed for */
@@ -106,7 +108,9 @@ static const char scenario_fmt[] =
 	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
 	"     faults: [{kind: reboot, from: 3s}]}\n"
 	"  - {type: noise, count: 1, site: s1, interval: 1500ms, transport: mqtt, codec: json}\n"
-	"  - {type: streetlight, count: 1, site: s1, interval: 1s, transport: mqtt, codec: sparkplug}\n";
+	"  - {type: streetlight, count: 1, site: s1, interval: 1s, transport: mqtt, codec: sparkplug}\n"
+	"  - {type: noise, count: 1, site: s1, interval: 1s, transport: mqtt, codec: json,\n"
+	"     faults: [{kind: malformed, mode: garbage, from: 0s, for: 1s}]}\n";
 
 static const char lorawan_fmt[] =
 	"name: validate-e2e-lorawan\n"
@@ -438,6 +442,17 @@ static void wrong_interval_is_caught(void **state)
 	assert_report("slow", failing, "median 1.50", NULL);
 }
 
+static void malformed_payload_is_caught(void **state)
+{
+	(void)state;
+	/* the first report (inside the fault's first second) arrives as garbage */
+	static const char *const failing[] = { "decode", NULL };
+	assert_report("malformed", failing, "1 of ", NULL);
+	const char *m = json_string_value(json_object_get(check_of(case_named("malformed"), "decode"),
+	                                                  "measured"));
+	assert_non_null(strstr(m, "undecodable payload from 'v/noise-000008'"));
+}
+
 static void hand_made_faults_are_caught(void **state)
 {
 	(void)state;
@@ -512,6 +527,7 @@ int main(void)
 		cmocka_unit_test(clock_skew_is_caught),
 		cmocka_unit_test(reboot_seq_restart_is_caught),
 		cmocka_unit_test(wrong_interval_is_caught),
+		cmocka_unit_test(malformed_payload_is_caught),
 		cmocka_unit_test(hand_made_faults_are_caught),
 		cmocka_unit_test(simulated_lorawan_device_passes),
 		cmocka_unit_test(lorawan_duty_cycle_off_is_caught),
