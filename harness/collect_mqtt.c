@@ -39,6 +39,8 @@
 #define NCONN 1                 /* one subscriber keeps up at 50 000 msg/s (harness/bench.sh) */
 #define MAX_FILTERS (FB_MQTT_MAX_TOPICS - 1)   /* one slot for the probe */
 #define TOPIC_LEVELS 16
+#define VALIDATE_DEVICES 256         /* Sparkplug devices validate keeps state for (power of 2) */
+#define VALIDATE_ID 64
 
 enum { SPB_NONE = 0, SPB_KNOWN = 1 };
 
@@ -71,6 +73,7 @@ struct fb_collector {
 	double *spb_values;
 	/* validate mode (no scenario) */
 	const struct fb_codec *vcodec;
+	char *vdev_ids;              /* Sparkplug: VALIDATE_DEVICES ids of VALIDATE_ID bytes, for spb[] */
 	/* counters */
 	uint64_t msgs, bytes, observed, undecodable, bad_field, unknown, foreign, other_topic;
 	uint64_t spb_births, spb_rebirths, spb_deaths, spb_node, retained;
@@ -348,6 +351,27 @@ static bool resolve(struct fb_collector *c, const char *id, size_t n, uint32_t *
 	return false;
 }
 
+/* validate: the state of Sparkplug device `id` (a small table by id; NULL when full). */
+static struct spb_dev *validate_device(struct fb_collector *c, const char *id)
+{
+	if (!c->vdev_ids)
+		return NULL;
+	size_t n = strlen(id), mask = VALIDATE_DEVICES - 1;
+	if (n >= VALIDATE_ID)
+		return NULL;
+	for (size_t i = hash_bytes(id, n) & mask, k = 0; k < VALIDATE_DEVICES; i = (i + 1) & mask, k++) {
+		char *slot = c->vdev_ids + i * VALIDATE_ID;
+		if (!slot[0]) {
+			memcpy(slot, id, n + 1);
+			c->spb[i].values = c->spb_values + i * FB_MAX_FIELDS;
+			c->spb[i].alias_base = FB_SPB_NO_ALIAS;
+		}
+		if (!strcmp(slot, id))
+			return &c->spb[i];
+	}
+	return NULL;
+}
+
 static void on_sparkplug(struct fb_collector *c, const char *lv[], size_t len[], size_t nl,
                          const struct fb_mqtt_packet *p)
 {
@@ -387,6 +411,7 @@ static void on_sparkplug(struct fb_collector *c, const char *lv[], size_t len[],
 		}
 	} else {
 		device = FB_OBS_NO_DEVICE;
+		sd = validate_device(c, id);
 	}
 	struct fb_decoded d;
 	uint64_t alias = sd ? sd->alias_base : FB_SPB_NO_ALIAS;
@@ -552,6 +577,7 @@ static void mqtt_free(struct fb_collector *c)
 	free(c->fleet_codec);
 	free(c->spb);
 	free(c->spb_values);
+	free(c->vdev_ids);
 	free(c);
 }
 
@@ -690,6 +716,15 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 			fb_error("the mqtt collector needs a type and a codec it can decode ('%s')",
 			         cfg->codec ? cfg->codec : "");
 			goto fail;
+		}
+		if (!strcmp(c->vcodec->name, "sparkplug")) {   /* DDATA is completed from the births */
+			c->vdev_ids = calloc(VALIDATE_DEVICES, VALIDATE_ID);
+			c->spb = calloc(VALIDATE_DEVICES, sizeof *c->spb);
+			c->spb_values = calloc(VALIDATE_DEVICES * FB_MAX_FIELDS, sizeof *c->spb_values);
+			if (!c->vdev_ids || !c->spb || !c->spb_values) {
+				fb_error("out of memory");
+				goto fail;
+			}
 		}
 	}
 	if (cfg->topic_filter) {

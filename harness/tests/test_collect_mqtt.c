@@ -523,11 +523,73 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	fb_peer_rmtree(dir);
 }
 
+struct vcount { size_t n, complete, flagged; char id[64]; };
+
+static void on_validate_obs(void *arg, const struct fb_obs *o)
+{
+	struct vcount *v = arg;
+	const struct fb_model *m = fb_model_find("streetlight");
+	v->n++;
+	assert_int_equal(o->device, FB_OBS_NO_DEVICE);
+	snprintf(v->id, sizeof v->id, "%s", o->device_id);
+	if (o->flags)
+		v->flagged++;
+	if (o->present == (1ull << m->nfields) - 1)
+		v->complete++;
+}
+
+static bool validate_seen(void *arg)
+{
+	return ((struct vcount *)arg)->n >= 2;
+}
+
+/* validate's use (no scenario: one type, one codec, a filter): a Sparkplug device reporting by
+ * exception passes, each DDATA completed from its birth. */
+static void validate_mode_sparkplug(void **state)
+{
+	(void)state;
+	memset(&W, 0, sizeof W);
+	W.loop = ev_loop_new(EVFLAG_AUTO);
+	const struct fb_model *m = fb_model_find("streetlight");
+	assert_non_null(m);
+	char url[64];
+	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
+	struct fb_collect_cfg cfg = { .url = url, .topic_filter = "spBv1.0/#", .codec = "sparkplug" };
+	struct vcount v = { 0 };
+	struct fb_collect_env env = { .loop = W.loop, .model = m, .device_count = UINT32_MAX,
+	                              .sink = on_validate_obs, .sink_arg = &v, .wall_of = wall_of };
+	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
+	struct col col = { ops, ops->create(&env, &cfg) };
+	assert_non_null(col.c);
+	assert_int_equal(ops->start(col.c), 0);
+	assert_true(spin(col_ready, &col, 5000));
+	double vals[FB_MAX_FIELDS], prev[FB_MAX_FIELDS];
+	for (unsigned i = 0; i < m->nfields; i++)
+		vals[i] = prev[i] = m->fields[i].min;
+	struct fb_sample s = { .model = m, .device = 0, .seq = 0, .t = 1780000000LL * FB_US_PER_S,
+	                       .values = vals };
+	uint8_t buf[1024];
+	ssize_t n = fb_spb_dbirth(&s, 1, FB_SPB_NO_ALIAS, buf, sizeof buf);
+	pub("spBv1.0/g/DBIRTH/edge/lamp-7", buf, (size_t)n);
+	vals[1] = m->fields[1].max;
+	s.t += FB_US_PER_MIN;
+	n = fb_spb_ddata(&s, prev, 2, FB_SPB_NO_ALIAS, buf, sizeof buf);
+	pub("spBv1.0/g/DDATA/edge/lamp-7", buf, (size_t)n);
+	assert_true(spin(validate_seen, &v, 5000));
+	assert_int_equal(v.n, 2);
+	assert_int_equal(v.complete, 2);
+	assert_int_equal(v.flagged, 0);
+	assert_string_equal(v.id, "lamp-7");
+	ops->free(col.c);
+	ev_loop_destroy(W.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_message_arrives_with_its_values),
 		cmocka_unit_test(nothing_lost_across_a_broker_restart),
+		cmocka_unit_test(validate_mode_sparkplug),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
