@@ -145,11 +145,12 @@ size_t fb_trace_format(struct fb_trace *tr, const struct fb_sample *s, char *p)
 	p += fb_fmt_u64(s->seq, p);
 	memcpy(p, ",\"values\":{", 11);
 	p += 11;
+	const bool faulted = s->fault != 0;     /* read once: the writes through p may alias s */
 	for (unsigned k = 0; k < m->nfields; k++) {
 		memcpy(p, t->keys[k], t->key_len[k]);
 		p += t->key_len[k];
 		const struct fb_field *f = &m->fields[k];
-		if (__builtin_expect(s->fault != 0, 0) && !isfinite(s->values[k])) {
+		if (__builtin_expect(faulted, 0) && !isfinite(s->values[k])) {
 			memcpy(p, "null", 4);      /* an invalid reading (fault) */
 			p += 4;
 		} else if (f->kind == FB_FIELD_NUMBER)
@@ -157,7 +158,7 @@ size_t fb_trace_format(struct fb_trace *tr, const struct fb_sample *s, char *p)
 		else
 			p += fb_fmt_value(f, s->values[k], p);
 	}
-	if (__builtin_expect(s->fault != 0, 0)) {
+	if (__builtin_expect(faulted, 0)) {
 		/* faults (sim/fault.h): after "values", the kind injected into this sample */
 		memcpy(p, "},\"fault\":\"", 11);
 		p += 11;
