@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "protocols/modbus/layout.h"
 #include "protocols/modbus/mbap.h"
 #include "protocols/modbus/regmap.h"
+#include "sim/limits.h"
 #include "sim/log.h"
 
 #define MAX_REGS 125                 /* FC 03/04 (Modbus Application Protocol v1.1b3 §6.3) */
@@ -828,6 +830,15 @@ static struct fb_collector *mb_create(const struct fb_collect_env *env, const st
 
 static int mb_start(struct fb_collector *c)
 {
+	/* one connection per port, on top of the servers' own descriptors in a --local run */
+	size_t nopen = 0;
+	for (size_t p = 0; p < c->nconns; p++)
+		nopen += c->conns[p] != NULL;
+	char what[64];
+	snprintf(what, sizeof what, "modbus poller: %zu connection%s", nopen, nopen == 1 ? "" : "s");
+	if (fb_fd_reserve(nopen, what, "or split the fleet over processes with --shard i/N, or serve "
+	                  "up to 247 devices per port with 'layout: gateway' in transports.modbus"))
+		return -1;
 	fb_time_us now = fb_wall_now_us();
 	for (size_t p = 0; p < c->nconns; p++)
 		if (c->conns[p])

@@ -147,6 +147,15 @@ $FB run "$T/mbinuse.yaml" > "$T/out" 2> "$T/err"; rc=$?
 check_code 1 "a Modbus port in use"
 expect_err "cannot listen on '127.0.0.1:$held': Address already in use \(another process holds the port" "the port and the way out"
 
+# ---- file descriptors: LoRaWAN, one UDP socket per gateway -----------------------------------
+lw="transports:
+  lorawan: {server: \"udp://127.0.0.1:$(free_port)\", gateways: {per_site: 64, height: 25m}}"
+scenario "$T/lw.yaml" 50 waste ", transport: lorawan, codec: binary" "$lw"
+(ulimit -n 64; exec $FB run "$T/lw.yaml") > "$T/out" 2> "$T/err"; rc=$?
+check_code 1 "64 gateways under 'ulimit -n 64'"
+expect_err "lorawan: [0-9]+ gateway sockets need [0-9]+ file descriptors in all, but the limit is 64" "the need and the limit are named"
+expect_err "--shard i/N" "the way out: shards"
+
 # ---- memory at start-up ---------------------------------------------------------------------
 # 500 M devices. Under ASan, whose shadow memory does not live with RLIMIT_AS, the allocator's
 # own limit plays the part: any allocation above 256 MiB fails as it would without memory.

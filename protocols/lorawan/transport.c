@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,7 @@
 #include "protocols/codec.h"
 #include "protocols/lorawan/lorawan.h"
 #include "sim/fault.h"
+#include "sim/limits.h"
 #include "sim/log.h"
 #include "sim/rng.h"
 
@@ -768,6 +770,14 @@ oom:
 
 int fb_lw_net_start(struct fb_lw_net *n)
 {
+	/* one UDP socket per gateway: too many for the descriptor limit stop here, named */
+	size_t nopen = 0;
+	for (size_t g = 0; g < n->ngws; g++)
+		nopen += n->gw_used[g];
+	char what[64];
+	snprintf(what, sizeof what, "lorawan: %zu gateway socket%s", nopen, nopen == 1 ? "" : "s");
+	if (fb_fd_reserve(nopen, what, "or split the sites over processes with --shard i/N"))
+		return -1;
 	/* only the gateways this process's devices can reach: another shard serves the rest, and two
 	 * processes speaking for one gateway EUI would look like an address change to the server */
 	for (size_t g = 0; g < n->ngws; g++)
