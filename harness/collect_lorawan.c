@@ -21,6 +21,10 @@
 
 #define POOL_MAX 65536            /* uplinks inside their dedup window at once, at most */
 #define MAX_COPY_GWS 8            /* distinct gateways remembered per uplink */
+#define PEND_PER_DEV 4            /* a device's uplinks in their windows at once (more only when
+                                     virtual time runs much faster than the wall clock) */
+#define RECENT_PER_DEV 4          /* a device's last uplinks whose windows closed */
+#define ADR_ACK_DELAY 32          /* RP002: uplinks between a device's ADR back-off steps */
 #define NONCE_RING 16             /* LoRaWAN 1.0.3: recent (random) DevNonces per device */
 #define MAX_APP_DOWN 51           /* EU868 DR0 FRMPayload limit: fits every RX1 data rate */
 #define READS_PER_WAKE 256        /* datagrams read per wake-up, so one flood cannot hog the loop */
@@ -39,7 +43,15 @@ struct dev {
 	bool otaa, session;
 	uint32_t fcnt_last, fcnt_down;
 	bool has_fcnt;
-	int32_t pending;                     /* pool slot of its uplink in its window, or -1 */
+	int32_t pend[PEND_PER_DEV];          /* pool slots of its uplinks in their windows */
+	uint8_t npend;
+	struct {
+		uint32_t fcnt;
+		uint64_t gw_bits;                /* the gateways that reported it (a bit per EUI hash) */
+	} recent[RECENT_PER_DEV];
+	uint8_t nrecent, recent_pos;
+	bool adr_answered;
+	uint32_t adr_answered_fcnt;
 	/* joins */
 	bool has_nonce;
 	uint16_t nonce_max, nonce_ring[NONCE_RING];
@@ -63,6 +75,7 @@ struct pending {
 	const char *detail;
 	struct fb_decoded dec;
 	bool decoded;
+	bool done;                           /* sunk before its window ended (tombstone) */
 };
 
 /* One rxpk as the scanner reads it. */
@@ -98,8 +111,7 @@ struct fb_collector {
 	size_t table_cap;
 	struct gateway *gws;
 	size_t ngws, gws_cap;
-	struct pending *pool;              /* a ring: one entry per device at most (a device's next
-	                                      uplink closes its previous window) */
+	struct pending *pool;              /* a ring in arrival order (so window-end order) */
 	size_t pool_cap, pool_head, pool_len;
 	uint32_t join_nonce;                 /* the network's JoinNonce counter (24 bits) */
 	uint16_t token;
@@ -182,16 +194,45 @@ static void sink(struct fb_collector *c, const struct pending *p)
 	c->env.sink(c->env.sink_arg, &o);
 }
 
+static uint64_t gw_bit(uint64_t eui) { return 1ull << (fb_mix64(eui) & 63); }
+
+/* Ends slot's window: sinks its observation and remembers the uplink among the device's recent
+ * ones, so a gateway's copy arriving later is still known. */
+static void close_slot(struct fb_collector *c, size_t slot)
+{
+	struct pending *p = &c->pool[slot];
+	if (p->done)
+		return;
+	p->done = true;
+	struct dev *d = &c->devs[p->dev];
+	for (uint8_t i = 0; i < d->npend; i++)
+		if (d->pend[i] == (int32_t)slot) {
+			memmove(&d->pend[i], &d->pend[i + 1], (size_t)(d->npend - i - 1) * sizeof(d->pend[0]));
+			d->npend--;
+			break;
+		}
+	if (p->flags) {
+		sink(c, p);                      /* only verified uplinks are remembered */
+		return;
+	}
+	uint64_t bits = 0;
+	for (uint32_t k = 0; k < p->ngw && k < MAX_COPY_GWS; k++)
+		bits |= gw_bit(p->gws[k]);
+	d->recent[d->recent_pos].fcnt = p->fcnt;
+	d->recent[d->recent_pos].gw_bits = bits;
+	d->recent_pos = (uint8_t)((d->recent_pos + 1) % RECENT_PER_DEV);
+	if (d->nrecent < RECENT_PER_DEV)
+		d->nrecent++;
+	sink(c, p);
+}
+
 /* Closes the oldest window. */
 static void pool_pop(struct fb_collector *c)
 {
-	struct pending *p = &c->pool[c->pool_head];
-	struct dev *d = &c->devs[p->dev];
-	if (d->pending == (int32_t)c->pool_head)
-		d->pending = -1;
+	size_t slot = c->pool_head;
 	c->pool_head = (c->pool_head + 1) % c->pool_cap;
 	c->pool_len--;
-	sink(c, p);
+	close_slot(c, slot);
 }
 
 /* Closes the windows that ended by `now` (all when now is FB_TIME_NEVER). */
@@ -205,11 +246,18 @@ static void pool_flush(struct fb_collector *c, fb_time_us now)
 static struct pending *pool_push(struct fb_collector *c, uint32_t dev)
 {
 	if (c->pool_len == c->pool_cap) {
+		/* harmless (a late copy is still recognised), and usual when virtual time runs far
+		 * ahead of the wall clock */
 		c->c.dedup_overflow++;
 		if (fb_first_time(&c->logged_overflow))
-			fb_warn("lorawan collector: more than %zu uplinks in one dedup window: windows closed "
-			        "early (counted, not logged again)", c->pool_cap);
+			fb_debug("lorawan collector: more than %zu uplinks in one dedup window: windows closed "
+			         "early (counted, not logged again)", c->pool_cap);
 		pool_pop(c);
+	}
+	struct dev *d = &c->devs[dev];
+	if (d->npend == PEND_PER_DEV) {
+		c->c.dedup_overflow++;           /* this device's oldest window ends early */
+		close_slot(c, (size_t)d->pend[0]);
 	}
 	size_t at = (c->pool_head + c->pool_len) % c->pool_cap;
 	c->pool_len++;
@@ -217,7 +265,8 @@ static struct pending *pool_push(struct fb_collector *c, uint32_t dev)
 	memset(p, 0, offsetof(struct pending, dec));
 	p->dev = dev;
 	p->decoded = false;
-	c->devs[dev].pending = (int32_t)at;
+	p->done = false;
+	d->pend[d->npend++] = (int32_t)at;
 	return p;
 }
 
@@ -448,8 +497,8 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	uint32_t same_epoch = d->has_fcnt ? ((d->fcnt_last & 0xffff0000u) | wire) : wire;
 
 	/* another copy of an uplink in its window */
-	if (d->pending >= 0) {
-		struct pending *p = &c->pool[d->pending];
+	for (uint8_t i = 0; i < d->npend; i++) {
+		struct pending *p = &c->pool[d->pend[i]];
 		if (p->fcnt == fcnt || p->fcnt == same_epoch) {
 			for (uint32_t k = 0; k < p->ngw && k < MAX_COPY_GWS; k++)
 				if (p->gws[k] == gw_eui) {
@@ -467,11 +516,21 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 			c->c.gateway_copies++;
 			return;
 		}
-		/* a newer uplink while the previous one's window is open: close the windows up to
-		 * it (in arrival order), so the device's observations stay in order */
-		while (d->pending >= 0)
-			pool_pop(c);
 	}
+	/* an uplink whose window has ended: another gateway's late copy is dropped, as network
+	 * servers drop it; the same gateway again is the frame sent again (a confirmed
+	 * retransmission, or a duplicate in the network), observed again */
+	bool seen = false;
+	for (uint8_t i = 0; i < d->nrecent && !seen; i++)
+		if (d->recent[i].fcnt == fcnt || d->recent[i].fcnt == same_epoch) {
+			if (!(d->recent[i].gw_bits & gw_bit(gw_eui))) {
+				c->c.gateway_copies++;
+				return;
+			}
+			seen = true;
+			if (d->recent[i].fcnt == same_epoch)
+				fcnt = same_epoch;
+		}
 
 	uint8_t plain[FB_LW_MAX_PHY];
 	uint32_t flags = 0;
@@ -489,6 +548,8 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 		if (fb_first_time(&c->logged_mic))
 			fb_warn("lorawan collector: device '%s': uplink FCnt %u with a wrong MIC (counted, not "
 			        "logged again)", d->eui_hex, fcnt);
+	} else if (seen) {
+		c->c.late_copies++;              /* observed again: reconciliation counts it duplicated */
 	} else if (d->has_fcnt && fcnt < d->fcnt_last) {
 		flags |= FB_OBS_REPLAY;
 		detail = "FCnt below one already received";
@@ -497,15 +558,21 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 			fb_warn("lorawan collector: device '%s': FCnt %u after %u (counted, not logged again)",
 			        d->eui_hex, fcnt, d->fcnt_last);
 	} else {
-		if (d->has_fcnt && fcnt == d->fcnt_last)
-			c->c.late_copies++;          /* a retransmission, or a copy after its window */
 		d->fcnt_last = fcnt;
 		d->has_fcnt = true;
+	}
+	/* ADRACKReq is answered once per ADR_ACK_DELAY uplinks: the device's counter restarts when
+	 * the downlink arrives, so more only means the answers come too late (a max-speed run) */
+	bool adr_ack = !flags && f.adr_ack_req &&
+	               (!d->adr_answered || fcnt - d->adr_answered_fcnt >= ADR_ACK_DELAY);
+	if (adr_ack) {
+		d->adr_answered = true;
+		d->adr_answered_fcnt = fcnt;
 	}
 	if (!flags && f.fport <= 0) {
 		/* MAC commands only: no application data to reconcile */
 		c->c.mac_only++;
-		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, f.adr_ack_req);
+		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, adr_ack);
 		return;
 	}
 	struct pending *p = pool_push(c, dev);
@@ -531,7 +598,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 		} else {
 			p->decoded = true;
 		}
-		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, f.adr_ack_req);
+		answer(c, d, gw_eui, r, f.mtype == FB_LW_CONF_UP, adr_ack);
 	}
 }
 
@@ -862,7 +929,6 @@ static int add_device(struct fb_collector *c, uint32_t device, const struct fb_m
 	d->id = *id;
 	d->otaa = otaa;
 	d->session = !otaa;
-	d->pending = -1;
 	snprintf(d->eui_hex, sizeof(d->eui_hex), "%016llx", (unsigned long long)id->dev_eui);
 	uint32_t i = c->ndevs++;
 	table_put(c->by_eui, c->table_cap, id->dev_eui, i, eui_of, c->devs);
@@ -1016,7 +1082,8 @@ static struct fb_collector *lw_create(const struct fb_collect_env *env, const st
 		lw_free(c);
 		return NULL;
 	}
-	c->pool_cap = c->ndevs + 1 < POOL_MAX ? c->ndevs + 1 : POOL_MAX;
+	c->pool_cap = (size_t)c->ndevs * PEND_PER_DEV + 1;
+	c->pool_cap = c->pool_cap < 4096 ? 4096 : c->pool_cap > POOL_MAX ? POOL_MAX : c->pool_cap;
 	c->pool = calloc(c->pool_cap, sizeof(*c->pool));
 	if (!c->pool) {
 		fb_error("out of memory");

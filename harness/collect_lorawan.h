@@ -6,10 +6,12 @@
  * - Uplinks: every rxpk with a good CRC is parsed without allocation; one frame heard by several
  *   gateways (same DevAddr and FCnt within FB_LW_COLLECT_DEDUP_US of its first copy) is one
  *   uplink: its observation is sunk when the window closes, with `gateways` = the distinct
- *   gateways that heard it and recv_wall = the first copy's arrival. The same gateway reporting
- *   the same frame twice inside the window is a network duplicate (a gateway cannot hear one
- *   frame twice): sunk again at once, so reconciliation counts it. A copy after the window (a
- *   late duplicate or a confirmed retransmission) is sunk as another observation.
+ *   gateways that heard it and recv_wall = the first copy's arrival. A device may have several
+ *   uplinks in their windows at once (virtual time faster than the wall clock). The same
+ *   gateway reporting the same frame twice is a network duplicate or a retransmission (a
+ *   gateway cannot hear one transmission twice): sunk again, so reconciliation counts it; inside
+ *   the window at once, after it when the frame is one of the device's last verified uplinks
+ *   (late_copies). Another gateway's copy after the window is dropped, as network servers do.
  * - Each uplink's MIC is verified (32-bit FCnt rebuilt from the 16 wire bits, LoRaWAN 1.0.4
  *   §4.3.1.5) and its FRMPayload decrypted with the device's session keys, then decoded with the
  *   fleet's codec (decode_sample). Observation: key = fcnt = the 32-bit FCnt, airtime_s, gateways,
@@ -57,11 +59,11 @@ struct fb_lw_collect_counters {
 	uint64_t uplinks;                            /* distinct uplinks sunk (after dedup) */
 	uint64_t gateway_copies;                     /* extra copies merged by the dedup */
 	uint64_t same_gateway_repeats;               /* network duplicates inside the window */
-	uint64_t late_copies;                        /* copies after the window (retransmissions) */
+	uint64_t late_copies;                        /* the same gateway again after the window */
 	uint64_t bad_mic, replays, undecodable, unknown_devices, foreign, mac_only;
 	uint64_t joins_requested, joins_accepted, joins_bad_mic, joins_nonce_reused, joins_unknown;
 	uint64_t downlinks, acks_sent, app_downlinks, adr_ack_answers, downlinks_no_path;
-	uint64_t dedup_overflow;                     /* windows closed early: pending pool full */
+	uint64_t dedup_overflow;                     /* windows closed early (pool or device full) */
 };
 const struct fb_lw_collect_counters *fb_collector_lorawan_counters(const struct fb_collector *c);
 
