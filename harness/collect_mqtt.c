@@ -192,8 +192,7 @@ static int add_filter(struct fb_collector *c, const char *f)
 			i++;
 		}
 	if (c->nfilters == MAX_FILTERS)
-		return fb_error("the mqtt collector needs more than %d topic filters; give one with --collect-topic",
-		                MAX_FILTERS);
+		return -2;   /* the caller widens the filters */
 	if (!(c->filters[c->nfilters++] = strdup(f)))
 		return fb_error("out of memory");
 	return 0;
@@ -231,7 +230,7 @@ static const char *yaml_string(const struct fb_ynode *map, const char *key, cons
 	return n && n->kind == FB_Y_SCALAR && n->text ? n->text : def;
 }
 
-static int derive_filters(struct fb_collector *c)
+static int derive_filters(struct fb_collector *c, bool wide)
 {
 	const struct fb_scenario *sc = c->env.scenario;
 	const struct fb_ynode *mq = fb_ynode_get(sc->transports, "mqtt");
@@ -246,13 +245,22 @@ static int derive_filters(struct fb_collector *c)
 		const char *apikey = f->params_node ? yaml_string(f->params_node, "apikey", NULL) : NULL;
 		if (!strcmp(codec->name, "ul") || !strcmp(codec->name, "fiware-json"))
 			snprintf(buf, sizeof buf, "/%s/%s/+/attrs", codec->name[0] == 'u' ? "ul" : "json",
-			         apikey ? apikey : "+");
+			         apikey && !wide ? apikey : "+");
 		else if (!strcmp(codec->name, "sparkplug"))
 			snprintf(buf, sizeof buf, "spBv1.0/%s/#", group);
 		else if (template_filter(tmpl, buf, sizeof buf))
 			return fb_error("the mqtt topic template '%s' is too long for a filter", tmpl);
-		if (add_filter(c, buf))
-			return -1;
+		int rc = add_filter(c, buf);
+		if (rc == -2 && !wide) {
+			/* more API keys than filters on one connection: one filter per FIWARE protocol */
+			for (size_t k = 0; k < c->nfilters; k++)
+				free(c->filters[k]);
+			c->nfilters = 0;
+			return derive_filters(c, true);
+		}
+		if (rc)
+			return rc == -2 ? fb_error("the mqtt collector needs more than %d topic filters; give "
+			                           "one with --collect-topic", MAX_FILTERS) : -1;
 	}
 	return 0;
 }
@@ -729,11 +737,11 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 	}
 	if (cfg->topic_filter) {
 		if (add_filter(c, cfg->topic_filter))
-			goto fail;
+			goto fail;   /* (one filter always fits) */
 	} else if (!env->scenario) {
 		fb_error("the mqtt collector needs a topic filter");
 		goto fail;
-	} else if (derive_filters(c)) {
+	} else if (derive_filters(c, false)) {
 		goto fail;
 	}
 	if (fb_mqtt_resolve(host, port, &pc.addr, &pc.addrlen))

@@ -523,6 +523,71 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	fb_peer_rmtree(dir);
 }
 
+/* More FIWARE API keys than one connection has subscriptions: the collector widens its filters
+ * to /ul/+/+/attrs and still receives every message exactly. */
+static void many_api_keys_widen_the_filters(void **state)
+{
+	(void)state;
+	char yaml[8192], path[512];
+	int n = snprintf(yaml, sizeof yaml,
+	                 "name: collect-keys\nseed: 4\nstart: 2026-06-01T00:00:00Z\nduration: 30m\n"
+	                 "sites:\n  - {id: aix, name: Aix, lat: 43.52, lon: 5.44, radius: 500m}\n"
+	                 "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    connection: per-device\n"
+	                 "    qos: 1\nfleets:\n", mopts.port);
+	for (int k = 0; k < 20; k++)
+		n += snprintf(yaml + n, sizeof yaml - (size_t)n,
+		              "  - {type: water-level, count: 1, site: aix, transport: mqtt, codec: ul,"
+		              " interval: 5m, params: {apikey: key%d}}\n", k);
+	snprintf(path, sizeof path, "%s/keys.yaml", tmpdir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(yaml, f);
+	fclose(f);
+	struct world *w = &W;
+	memset(w, 0, sizeof *w);
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	struct fb_load_opts lo = { .extra_params = fb_transport_mqtt.extra_params };
+	w->sc = fb_scenario_load(path, &lo);
+	assert_non_null(w->sc);
+	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
+	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
+	char url[64];
+	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
+	struct fb_collect_cfg cfg = { .url = url };
+	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc,
+	                               .device_count = (uint32_t)w->sc->ndevices, .sink = on_obs,
+	                               .sink_arg = w, .wall_of = wall_of };
+	struct col col = { ops, ops->create(&cenv, &cfg) };
+	assert_non_null(col.c);
+	assert_int_equal(ops->start(col.c), 0);
+	assert_true(spin(col_ready, &col, 5000));
+	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
+	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
+	                                 .sent_arg = w };
+	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
+	assert_non_null(w->tr);
+	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
+	assert_true(spin(tr_ready, NULL, 5000));
+	fb_engine_set_sink(w->e, engine_sink, w);
+	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
+		if (!fb_transport_mqtt.busy(w->tr))
+			fb_engine_run(w->e, FB_TIME_NEVER, 64);
+		ev_run(w->loop, EVRUN_NOWAIT);
+	}
+	assert_true(spin(tr_drained, NULL, 5000));
+	assert_true(w->nexp >= 20 * 6);
+	assert_true(spin(all_seen, w, 10000));
+	for (size_t i = 0; i < w->nexp; i++)
+		assert_int_equal(w->exp[i].seen, 1);
+	assert_int_equal(w->observed, w->nexp);
+	assert_int_equal(w->bad_values + w->flagged + w->unmatched, 0);
+	ops->free(col.c);
+	fb_transport_mqtt.free(w->tr);
+	fb_engine_free(w->e);
+	fb_scenario_free(w->sc);
+	ev_loop_destroy(w->loop);
+}
+
 struct vcount { size_t n, complete, flagged; char id[64]; };
 
 static void on_validate_obs(void *arg, const struct fb_obs *o)
@@ -590,6 +655,7 @@ int main(void)
 		cmocka_unit_test(every_message_arrives_with_its_values),
 		cmocka_unit_test(nothing_lost_across_a_broker_restart),
 		cmocka_unit_test(validate_mode_sparkplug),
+		cmocka_unit_test(many_api_keys_widen_the_filters),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
