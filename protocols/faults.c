@@ -25,7 +25,9 @@ struct delayed {
 
 struct conn_rule {
 	const struct fb_fault_rule *r;
-	int phase;                /* site_dark: DARK_*; storm: 0 before, 1 fired */
+	int phase;                /* storm: 0 before, 1 fired; the others: DARK_* */
+	uint32_t *churn_n;        /* churn: per connection, drops done */
+	fb_time_us churn_next;    /* churn: the earliest next drop */
 };
 
 struct fb_netfaults {
@@ -41,7 +43,7 @@ struct fb_netfaults {
 	size_t ndelayed, capdelayed, pending;
 	ev_timer tick;
 	bool draining;
-	uint64_t held_back, duplicated, malformed, dropped_dark, storm_conns, storm_reconnected;
+	uint64_t held_back, duplicated, malformed, dropped_dark, storm_conns, storm_reconnected, churned;
 	double *storm_up_s;       /* per reconnection: seconds from being let go to up */
 	size_t nup, capup;
 	bool logged_delay_oom;
@@ -73,7 +75,7 @@ struct fb_netfaults *fb_netfaults_new(const struct fb_transport_env *env, const 
 			continue;
 		any = true;
 		nconn_rules += r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM ||
-		               r->kind == FB_FAULT_MODBUS_EXCEPTION;
+		               r->kind == FB_FAULT_MODBUS_EXCEPTION || r->kind == FB_FAULT_CHURN;
 	}
 	if (!any)
 		return NULL;
@@ -91,7 +93,8 @@ struct fb_netfaults *fb_netfaults_new(const struct fb_transport_env *env, const 
 	for (size_t i = 0; i < fb_faults_nrules(f); i++) {
 		const struct fb_fault_rule *r = fb_faults_rule(f, i);
 		if ((r->kind == FB_FAULT_SITE_DARK || r->kind == FB_FAULT_RECONNECT_STORM ||
-		     r->kind == FB_FAULT_MODBUS_EXCEPTION) && rule_for_transport(env->scenario, r, transport))
+		     r->kind == FB_FAULT_MODBUS_EXCEPTION || r->kind == FB_FAULT_CHURN) &&
+		    rule_for_transport(env->scenario, r, transport))
 			nf->crules[nf->ncrules++].r = r;
 	}
 	ev_timer_init(&nf->tick, tick_cb, 0., 0.02);    /* first at once: a window open from the start */
@@ -111,6 +114,8 @@ void fb_netfaults_free(struct fb_netfaults *nf)
 		free(nf->delayed[i].data);
 	free(nf->delayed);
 	free(nf->conns);
+	for (size_t i = 0; i < nf->ncrules; i++)
+		free(nf->crules[i].churn_n);
 	free(nf->crules);
 	free(nf->storm_up_s);
 	free(nf);
@@ -188,12 +193,64 @@ static void release_due(struct fb_netfaults *nf, fb_time_us now_v, bool all)
 	}
 }
 
+/* Churn: connection i's k-th drop falls at a drawn instant of the k-th period of 1/per_hour from
+ * `from`, so the schedule is a function of the seed; each due drop takes the connection down and
+ * lets it reconnect at once (through the connect rate and back-off). Drops due within one tick
+ * (--speed max jumps) are one drop. */
+static void run_churn(struct fb_netfaults *nf, struct conn_rule *cr, fb_time_us now_v)
+{
+	const struct fb_fault_rule *r = cr->r;
+	if (nf->draining || !nf->ops->hold || !nf->ops->release) {
+		cr->phase = DARK_OVER;
+		return;
+	}
+	if (cr->phase == DARK_OVER || now_v < r->from || now_v < cr->churn_next)
+		return;
+	if (!cr->churn_n && !(cr->churn_n = calloc(nf->nconns ? nf->nconns : 1, sizeof *cr->churn_n))) {
+		cr->phase = DARK_OVER;          /* out of memory: no churn rather than a stall */
+		return;
+	}
+	cr->phase = DARK_DOWN;
+	fb_time_us period = (fb_time_us)(3600e6 / r->per_hour), next = FB_TIME_NEVER;
+	for (size_t i = 0; i < nf->nconns; i++) {
+		struct conn_ent *c = &nf->conns[i];
+		if (!fb_fault_targets(nf->faults, r, c->device))
+			continue;
+		bool drop = false;
+		for (;;) {
+			uint32_t k = cr->churn_n[i];
+			fb_time_us at = r->from + (fb_time_us)k * period +
+			                (fb_time_us)(fb_fault_draw(nf->faults, r, c->device, k + 1) * (double)period);
+			if (at >= r->until)
+				break;
+			if (at > now_v) {
+				if (at < next)
+					next = at;
+				break;
+			}
+			drop = true;
+			cr->churn_n[i]++;
+		}
+		if (drop) {
+			nf->ops->hold(nf->arg, c->conn);
+			nf->ops->release(nf->arg, c->conn, 0);
+			nf->churned++;
+			fb_faults_add(nf->faults, FB_FAULT_CHURN, 1);
+		}
+	}
+	cr->churn_next = next;
+	if (next == FB_TIME_NEVER)
+		cr->phase = DARK_OVER;
+}
+
 static void run_conn_rules(struct fb_netfaults *nf, fb_time_us now_v)
 {
 	for (size_t k = 0; k < nf->ncrules; k++) {
 		struct conn_rule *cr = &nf->crules[k];
 		const struct fb_fault_rule *r = cr->r;
-		if (r->kind == FB_FAULT_MODBUS_EXCEPTION) {
+		if (r->kind == FB_FAULT_CHURN) {
+			run_churn(nf, cr, now_v);
+		} else if (r->kind == FB_FAULT_MODBUS_EXCEPTION) {
 			if (cr->phase == DARK_BEFORE && now_v >= r->from && !nf->draining && nf->ops->exceptions) {
 				cr->phase = DARK_DOWN;
 				for (size_t i = 0; i < nf->nconns; i++)
@@ -396,6 +453,7 @@ json_t *fb_netfaults_report(const struct fb_netfaults *nf)
 	json_object_set_new(o, "duplicated", json_integer((json_int_t)nf->duplicated));
 	json_object_set_new(o, "malformed", json_integer((json_int_t)nf->malformed));
 	json_object_set_new(o, "dropped_dark", json_integer((json_int_t)nf->dropped_dark));
+	json_object_set_new(o, "churned", json_integer((json_int_t)nf->churned));
 	if (nf->storm_conns) {
 		double *v = malloc((nf->nup ? nf->nup : 1) * sizeof *v);
 		json_t *spread = json_object();
@@ -419,9 +477,10 @@ void fb_netfaults_summary(const struct fb_netfaults *nf, const char *transport, 
 {
 	if (!nf)
 		return;
-	fprintf(out, "%s: faults: %llu held back, %llu duplicated, %llu malformed, %llu lost in a dark site",
-	        transport, (unsigned long long)nf->held_back, (unsigned long long)nf->duplicated,
-	        (unsigned long long)nf->malformed, (unsigned long long)nf->dropped_dark);
+	fprintf(out, "%s: faults: %llu held back, %llu duplicated, %llu malformed, %llu lost in a dark site, "
+	        "%llu connections churned", transport, (unsigned long long)nf->held_back,
+	        (unsigned long long)nf->duplicated, (unsigned long long)nf->malformed,
+	        (unsigned long long)nf->dropped_dark, (unsigned long long)nf->churned);
 	if (nf->storm_conns && nf->nup) {
 		double *v = malloc(nf->nup * sizeof *v);
 		if (v) {

@@ -56,6 +56,7 @@ unsigned fb_netfaults_message(struct fb_netfaults *nf, const struct fb_sample *s
 bool fb_netfaults_drain(struct fb_netfaults *nf);
 
 /* For the transport's report: {"held_back":n, "duplicated":n, "malformed":n, "dropped_dark":n,
+ * "churned":n,
  * "storm":{"connections":n,"reconnected":n,"spread_s":{min,p50,p90,max}}}: "storm" covers every
  * mass reconnection, a reconnect_storm's and a dark site's return, each connection's time from
  * being let go to its CONNACK. */

@@ -46,12 +46,12 @@ size_t fb_fault_name_len(enum fb_fault_kind kind)
 enum {
 	K_KIND, K_RATE, K_FROM, K_FOR, K_SITE, K_TYPE, K_FLEET, K_DEVICES, K_FIELD, K_PER_HOUR,
 	K_MAGNITUDE, K_SKEW, K_BACKLOG, K_BACKLOG_MAX, K_COPIES, K_DELAY, K_WITHIN, K_JITTER,
-	K_BACKOFF, K_MODE, K_EXCEPTION, K_NKEYS
+	K_MODE, K_EXCEPTION, K_NKEYS
 };
 static const char *const key_names[K_NKEYS + 1] = {
 	"kind", "rate", "from", "for", "site", "type", "fleet", "devices", "field", "per_hour",
 	"magnitude", "skew", "backlog", "backlog_max", "copies", "delay", "within", "jitter",
-	"backoff", "mode", "exception", NULL
+	"mode", "exception", NULL
 };
 #define B(k) (1u << (k))
 #define COMMON (B(K_KIND) | B(K_RATE) | B(K_FROM) | B(K_FOR) | B(K_SITE) | B(K_TYPE) | \
@@ -80,10 +80,8 @@ static const struct kind_info kinds[FB_FAULT_NKINDS] = {
 	[FB_FAULT_DUPLICATE] = { COMMON | B(K_COPIES), true, "mqtt" },
 	[FB_FAULT_DELAY] = { COMMON | B(K_DELAY), true, "mqtt" },
 	[FB_FAULT_SITE_DARK] = { COMMON, false, "mqtt lorawan" },
-	[FB_FAULT_RECONNECT_STORM] = { (COMMON & ~B(K_FOR)) | B(K_WITHIN) | B(K_JITTER) | B(K_BACKOFF),
-	                               false, "mqtt" },
-	[FB_FAULT_CHURN] = { COMMON | B(K_PER_HOUR), false, "mqtt",
-	                     "'reconnect_storm' with a small 'rate' at several times" },
+	[FB_FAULT_RECONNECT_STORM] = { (COMMON & ~B(K_FOR)) | B(K_WITHIN) | B(K_JITTER), false, "mqtt" },
+	[FB_FAULT_CHURN] = { COMMON | B(K_PER_HOUR), false, "mqtt", NULL },
 };
 
 static const char *const backlog_names[] = { "lose", "send", NULL };
@@ -333,7 +331,6 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 	r->delay = 10 * FB_US_PER_S;
 	r->within = 60 * FB_US_PER_S;
 	r->jitter = true;
-	r->backoff = true;
 	r->per_hour = NAN;
 	r->exception = 4;
 	r->until = FB_TIME_NEVER;
@@ -429,8 +426,6 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 	if ((v = fb_ynode_get(n, "within")) && fb_ynode_duration(v, "'within'", &r->within) < 0)
 		return -1;
 	if ((v = fb_ynode_get(n, "jitter")) && fb_ynode_bool(v, "'jitter'", &r->jitter) < 0)
-		return -1;
-	if ((v = fb_ynode_get(n, "backoff")) && fb_ynode_bool(v, "'backoff'", &r->backoff) < 0)
 		return -1;
 	if ((v = fb_ynode_get(n, "mode"))) {
 		int m;

@@ -72,12 +72,11 @@ struct fb_fault_rule {
 	fb_time_us skew;              /* clock_skew (signed) */
 	fb_time_us delay;             /* delay */
 	fb_time_us within;            /* reconnect_storm: reconnections spread over [0, within) */
-	double per_hour;              /* churn: drops per connection per hour */
+	double per_hour;              /* churn: drops per connection per hour (drift: its own) */
 	bool backlog;                 /* offline: send the backlog at reconnection (else lost) */
 	uint32_t backlog_max;         /* offline: samples a device keeps (oldest lost beyond) */
 	uint32_t copies;              /* duplicate */
 	bool jitter;                  /* reconnect_storm: spread reconnections (else all at once) */
-	bool backoff;                 /* reconnect_storm: exponential back-off on failed attempts */
 	enum fb_malformed_mode malformed;
 	uint8_t exception;            /* modbus exception code (default 4, server device failure) */
 	/* target */

@@ -9,7 +9,9 @@
 #     `within` (measured by the transport, and seen by the broker); the same without jitter: all
 #     back at once;
 #  3. a dark site: its lines never arrive, its connections drop and come back after the window,
-#     the other site's traffic is untouched.
+#     the other site's traffic is untouched;
+#  4. connection churn: the selected connections drop on schedule and come back, every drop
+#     seen by the broker as a new connection, nothing lost at QoS 1.
 set -u
 cd "$(dirname "$0")/../../.."
 B=${B:-build}
@@ -227,4 +229,35 @@ s = r["storm"]
 print("dark site back: %(connections)d connections, %(reconnected)d up, spread %(spread_s)s" % s)
 sys.exit(0 if r["dropped_dark"] == 100 and s["connections"] == 10 and s["reconnected"] == 10
          else "report: %r" % r)' "$T/dark.json" || fail "dark report"
+# ---- 4. connection churn ----
+cat > "$T/churn.yaml" <<YAML
+name: mqtt-churn
+seed: 8
+start: 2026-06-01T08:00:00Z
+duration: 10m
+sites:
+  - {id: port, lat: 43.2951, lon: 5.3744}
+transports:
+  mqtt: {url: "mqtt://127.0.0.1:$port", qos: 1}
+fleets:
+  - {type: noise, count: 20, site: port, interval: 1m, transport: mqtt}
+faults:
+  - {kind: churn, per_hour: 30, rate: 0.5}
+YAML
+before=$(grep -c 'New client connected' "$T/mosquitto.log")
+# x120: a drop per selected connection every 2 min of virtual time = every second
+$FB run "$T/churn.yaml" --speed x120 --out "$T/churn.jsonl" --report "$T/churn.json" 2> "$T/churn.err" ||
+  fail "churn run exited $?: $(cat "$T/churn.err")"
+after=$(grep -c 'New client connected' "$T/mosquitto.log")
+python3 - "$T/churn.json" $((after - before)) <<'PY' || fail "churn"
+import json, sys
+m = json.load(open(sys.argv[1]))["transports"]["mqtt"]
+seen = int(sys.argv[2])
+churned = m["faults"]["churned"]
+print("churn: %d drops, the broker saw %d connections (20 + the drops)" % (churned, seen))
+# about half of the 20 connections, each dropped once per 2 min over 10 min; QoS 1: nothing lost
+ok = 20 <= churned <= 60 and seen == 20 + churned and m["reconnects"] == churned
+ok = ok and m["pub_acked"] == 200
+sys.exit(0 if ok else "report: %r" % m)
+PY
 echo "mqtt faults: ok"
