@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 	for (int i = 0; i < 200; i++) {
 		if (off < n) {
-			ssize_t w = write(fd, in + off, n - off);
+			ssize_t w = send(fd, in + off, n - off, MSG_NOSIGNAL);   /* the client may have hung up */
 			if (w > 0)
 				off += (size_t)w;
 		}
