@@ -246,6 +246,28 @@ static void irregular_reports_fail_jitter_only(void **state)
 	fb_validate_free(f.v);
 }
 
+static void a_missing_report_is_not_jitter(void **state)
+{
+	(void)state;
+	/* one report lost (or unreadable): an interval of two periods, counted as missing */
+	struct feed f;
+	feed_init(&f, "noise", "mqtt", "json", at("2026-06-01T10:00:00Z"));
+	for (int i = 0; i < 8; i++)
+		report(&f, i == 3 ? 2 * FB_US_PER_MIN : FB_US_PER_MIN);
+	finish(&f);
+	assert_only_failed(&f, NULL);
+	assert_non_null(strstr(check(&f, "jitter")->measured, "1 report missing"));
+	/* a device reporting every second period fails the interval all the same */
+	struct feed g;
+	feed_init(&g, "noise", "mqtt", "json", at("2026-06-01T10:00:00Z"));
+	for (int i = 0; i < 8; i++)
+		report(&g, 2 * FB_US_PER_MIN);
+	finish(&g);
+	assert_fails(&g, "interval", "median 120.0 s");
+	fb_validate_free(f.v);
+	fb_validate_free(g.v);
+}
+
 static void event_reports_may_come_early(void **state)
 {
 	(void)state;
@@ -821,6 +843,7 @@ int main(void)
 		cmocka_unit_test(a_coarser_codec_does_not_fail_the_grid),
 		cmocka_unit_test(wrong_interval_fails_interval_and_jitter),
 		cmocka_unit_test(irregular_reports_fail_jitter_only),
+		cmocka_unit_test(a_missing_report_is_not_jitter),
 		cmocka_unit_test(event_reports_may_come_early),
 		cmocka_unit_test(too_few_reports_cannot_pass_interval),
 		cmocka_unit_test(no_traffic_fails),

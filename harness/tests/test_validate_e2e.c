@@ -3,7 +3,8 @@
  * scenario's faults: block: out of range, clock skew, reboot, malformed payloads) and a
  * hand-made publisher (mosquitto_pub) fail, each fault named by its check.
  * LoRaWAN, as the network server on a free UDP port with the keys `fleetbench keys` writes: a
- * simulated device passes, one whose duty cycle is switched off fails on exactly that. Modbus,
+ * simulated device passes; one whose duty cycle is switched off, and one whose first uplink
+ * carries a broken MIC, fail on exactly that. Modbus,
  * polling the simulator's Modbus TCP server: devices pass with the type's map and with a
  * vendor's map file; one answering half its reads with exceptions, and one whose unit-code
  * register differs from the declared map, fail on their map.
@@ -34,6 +35,7 @@ struct case_ {
 	const char *type, *topic, *codec;
 	const char *extra[6];          /* further options, NULL-terminated */
 	const char *lorawan;           /* LoRaWAN: "on" or "off", the run's duty_cycle */
+	const char *lorawan_faults;    /* LoRaWAN: the fleet's faults: list, or NULL */
 	const char *modbus_unit;       /* Modbus: the unit id polled (NULL for both: MQTT) */
 	const char *duration;          /* --duration (MQTT: 5s) */
 	uint16_t udp_port;
@@ -62,6 +64,10 @@ static struct case_ cases[] = {
 	  .lorawan = "on", .duration = "18s" },
 	{ "lorawan-duty-off", "noise", NULL, "binary", { "--interval", "1s", "--tolerance", "50" },
 	  .lorawan = "off", .duration = "8s" },
+	/* one uplink, amid others a second apart, goes out with a broken MIC (duty cycle off, so
+	 * the run is short: that fails too) */
+	{ "lorawan-bad-mic", "noise", NULL, "binary", { "--interval", "1s", "--tolerance", "50" },
+	  .lorawan = "off", .lorawan_faults = "[{kind: bad_mic, from: 8s, for: 1s}]", .duration = "10s" },
 	{ "modbus-clean", "water-level", NULL, NULL, { "--poll", "500ms" }, .modbus_unit = "1",
 	  .duration = "4s" },
 	{ "modbus-exceptions", "water-level", NULL, NULL, { "--poll", "500ms" }, .modbus_unit = "2",
@@ -124,7 +130,7 @@ static const char lorawan_fmt[] =
 	"    server: udp://127.0.0.1:%u\n"
 	"    duty_cycle: %s\n"
 	"fleets:\n"
-	"  - {type: noise, count: 1, site: s1, interval: %s, transport: lorawan, codec: binary}\n";
+	"  - {type: noise, count: 1, site: s1, interval: %s, transport: lorawan, codec: binary%s%s}\n";
 
 /* Water-level gauges behind one Modbus TCP port: units 1 and 2 with the type's map, the second
  * answering half its reads with an exception; units 3 and 4 with a vendor's map, the fourth
@@ -182,7 +188,8 @@ static int prepare_lorawan(struct case_ *c)
 		return -1;
 	snprintf(c->scenario, sizeof c->scenario, "%s/%s.yaml", tmpdir, c->name);
 	snprintf(c->keys, sizeof c->keys, "%s/%s-keys.csv", tmpdir, c->name);
-	snprintf(text, sizeof text, lorawan_fmt, c->udp_port, c->lorawan, c->extra[1]);
+	snprintf(text, sizeof text, lorawan_fmt, c->udp_port, c->lorawan, c->extra[1],
+	         c->lorawan_faults ? ", faults: " : "", c->lorawan_faults ? c->lorawan_faults : "");
 	if (write_file(c->scenario, text))
 		return -1;
 	snprintf(cmd, sizeof cmd, "'%s' keys '%s' > '%s'", fleetbench, c->scenario, c->keys);
@@ -516,6 +523,19 @@ static void modbus_wrong_unit_code_fails_the_map(void **state)
 	assert_report("modbus-unit-code", failing, "a constant register reads another value", NULL);
 }
 
+static void lorawan_bad_mic_is_caught(void **state)
+{
+	(void)state;
+	static const char *const failing[] = { "mic", "duty-cycle", NULL };
+	assert_report("lorawan-bad-mic", failing, "1 of ", NULL);
+	const char *m = json_string_value(json_object_get(check_of(case_named("lorawan-bad-mic"), "mic"),
+	                                                  "measured"));
+	assert_non_null(strstr(m, "MIC does not verify"));
+	/* the unreadable uplink is a missing report to the cadence, not jitter */
+	m = json_string_value(json_object_get(check_of(case_named("lorawan-bad-mic"), "jitter"), "measured"));
+	assert_non_null(strstr(m, "1 report missing"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +551,7 @@ int main(void)
 		cmocka_unit_test(hand_made_faults_are_caught),
 		cmocka_unit_test(simulated_lorawan_device_passes),
 		cmocka_unit_test(lorawan_duty_cycle_off_is_caught),
+		cmocka_unit_test(lorawan_bad_mic_is_caught),
 		cmocka_unit_test(simulated_modbus_device_passes),
 		cmocka_unit_test(modbus_exceptions_fail_the_map),
 		cmocka_unit_test(modbus_declared_map_passes),
