@@ -17,7 +17,8 @@
  *   jitter       p95 of |interval - declared| within the tolerance
  *                (both by the reports' timestamps when every report carries a sane one, so
  *                network and bench delays are not charged to the device; on arrival otherwise;
- *                types whose model sends event reports may report early: those are set aside)
+ *                types whose model sends event reports may report early: those are set aside;
+ *                an interval of whole periods is a report missing, counted, not jitter)
  *   counters     cumulative fields never fall, except across their reset (local midnight ...)
  *   timestamps   not ahead of the bench's clock by more than the skew, not before the previous
  *   sequence     a carried sample seq never repeats or goes back
