@@ -76,6 +76,7 @@ struct pending {
 	struct fb_decoded dec;
 	bool decoded;
 	bool done;                           /* sunk before its window ended (tombstone) */
+	bool repeat;                         /* the frame again: not another distinct uplink */
 };
 
 /* One rxpk as the scanner reads it. */
@@ -189,7 +190,7 @@ static void sink(struct fb_collector *c, const struct pending *p)
 		o.present = p->dec.present;
 		o.tolerance = p->dec.tolerance;
 	}
-	if (!p->flags)
+	if (!p->flags && !p->repeat)
 		c->c.uplinks++;
 	c->env.sink(c->env.sink_arg, &o);
 }
@@ -266,6 +267,7 @@ static struct pending *pool_push(struct fb_collector *c, uint32_t dev)
 	p->dev = dev;
 	p->decoded = false;
 	p->done = false;
+	p->repeat = false;
 	d->pend[d->npend++] = (int32_t)at;
 	return p;
 }
@@ -507,6 +509,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 					struct pending dup = *p;
 					dup.first_wall = c->now_wall;
 					dup.ngw = 1;
+					dup.repeat = true;
 					sink(c, &dup);
 					return;
 				}
@@ -583,6 +586,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	p->airtime_s = r->dr >= 0 ? (double)fb_lw_uplink_airtime_us(r->dr, len) / 1e6 : 0;
 	p->flags = flags;
 	p->detail = detail;
+	p->repeat = seen;
 	if (!flags) {
 		struct fb_codec_ctx ctx = { .device_id = d->eui_hex };
 		int drc = d->codec && d->codec->decode_sample

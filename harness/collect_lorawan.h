@@ -56,7 +56,8 @@ int fb_collector_lorawan_downlink(struct fb_collector *c, uint32_t device, uint8
 struct fb_lw_collect_counters {
 	uint64_t datagrams, bad_datagrams, push_data, pull_data, tx_ack, tx_ack_errors;
 	uint64_t rxpk, rxpk_crc_bad, rxpk_bad;       /* bad: base64, modulation, unparsable frame */
-	uint64_t uplinks;                            /* distinct uplinks sunk (after dedup) */
+	uint64_t uplinks;                            /* distinct verified uplinks sunk (after dedup;
+	                                                repeats and late copies not counted) */
 	uint64_t gateway_copies;                     /* extra copies merged by the dedup */
 	uint64_t same_gateway_repeats;               /* network duplicates inside the window */
 	uint64_t late_copies;                        /* the same gateway again after the window */
