@@ -372,7 +372,7 @@ static bool hold_back(struct fb_netfaults *nf, const struct fb_fault_rule *r, co
 	d->len = len;
 	d->conn = conn;
 	d->topic = topic;
-	d->release_t = s->t + (r ? r->delay : 0);
+	d->release_t = fb_engine_now(nf->env.engine) + (r ? r->delay : 0);
 	d->used = true;
 	nf->pending++;
 	arm_tick(nf);
@@ -382,10 +382,12 @@ static bool hold_back(struct fb_netfaults *nf, const struct fb_fault_rule *r, co
 unsigned fb_netfaults_message(struct fb_netfaults *nf, const struct fb_sample *s, void *conn,
                               const char *topic, uint8_t *payload, size_t *len, size_t cap)
 {
+	/* the engine's clock, not s->t: a skewed or late (backlog) sample carries another time */
+	fb_time_us now_v = fb_engine_now(nf->env.engine);
 	if (nf->pending)
-		release_due(nf, s->t, false);
+		release_due(nf, now_v, false);
 	if (nf->ncrules)
-		run_conn_rules(nf, s->t);
+		run_conn_rules(nf, now_v);
 	if (!s->fault)
 		return 1;
 	const struct fb_fault_rule *r;
