@@ -240,7 +240,7 @@ static void pub_flags(const char *topic, const void *payload, size_t len, bool r
 	fclose(f);
 	const char *argv[] = { "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t", topic,
 	                       "-f", path, retain ? "-r" : NULL, NULL };
-	assert_int_equal(fb_peer_run(argv, 10000), 0);
+	assert_int_equal(fb_peer_run(argv, 30000), 0);
 }
 
 static void every_message_arrives_with_its_values(void **state)
@@ -311,8 +311,8 @@ static void every_message_arrives_with_its_values(void **state)
 	assert_non_null(half.c);
 	assert_int_equal(ops->start(all.c), 0);
 	assert_int_equal(ops->start(half.c), 0);
-	assert_true(spin(col_ready, &all, 5000));
-	assert_true(spin(col_ready, &half, 5000));
+	assert_true(spin(col_ready, &all, 30000));
+	assert_true(spin(col_ready, &half, 30000));
 
 	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
 	                                 .shard_index = 0, .shard_count = 1, .wall_of = wall_of,
@@ -320,7 +320,7 @@ static void every_message_arrives_with_its_values(void **state)
 	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
 	assert_non_null(w->tr);
 	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
-	assert_true(spin(tr_ready, NULL, 5000));
+	assert_true(spin(tr_ready, NULL, 30000));
 	fb_engine_set_sink(w->e, engine_sink, w);
 	/* max speed, as `run` does: batches between loop turns, held while the transport is busy */
 	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
@@ -328,9 +328,9 @@ static void every_message_arrives_with_its_values(void **state)
 			fb_engine_run(w->e, FB_TIME_NEVER, 64);
 		ev_run(w->loop, EVRUN_NOWAIT);
 	}
-	assert_true(spin(tr_drained, NULL, 5000));
+	assert_true(spin(tr_drained, NULL, 30000));
 	assert_true(w->nexp > 100);
-	assert_true(spin(all_seen, w, 10000));
+	assert_true(spin(all_seen, w, 30000));
 	/* exactly once each, every value exact; nothing else */
 	for (size_t i = 0; i < w->nexp; i++)
 		if (w->exp[i].seen != 1)
@@ -384,7 +384,7 @@ static void every_message_arrives_with_its_values(void **state)
 	pub(topic, "{\"LAeq\":", 8);
 	pub("amp/euromed/noise/noise-999999", payload, (size_t)n);
 	want_observed = before + 4;
-	assert_true(spin(observed_reaches, w, 5000));
+	assert_true(spin(observed_reaches, w, 30000));
 	struct expected *xd = find(w, 1, (uint64_t)(dup.t / 1000));
 	struct expected *xl = find(w, 1, (uint64_t)(dropped.t / 1000));
 	assert_int_equal(xd->seen, 2);      /* the sink sees the duplicate */
@@ -411,7 +411,7 @@ static void every_message_arrives_with_its_values(void **state)
 	before = w->observed;
 	pub(ltopic, payload, (size_t)n);
 	want_rebirths = 1;
-	assert_true(spin(rebirths_reach, all.c, 5000));
+	assert_true(spin(rebirths_reach, all.c, 30000));
 	assert_int_equal(w->observed, before);
 	birth.t = w->sc->start + 3 * FB_US_PER_H;
 	on_sent(w, "mqtt", &birth, (uint64_t)(birth.t / 1000));
@@ -427,7 +427,7 @@ static void every_message_arrives_with_its_values(void **state)
 	snprintf(ltopic, sizeof ltopic, "spBv1.0/fleetbench/DDATA/euromed/%s", lid);
 	pub(ltopic, payload, (size_t)n);
 	want_observed = before + 2;
-	assert_true(spin(observed_reaches, w, 5000));
+	assert_true(spin(observed_reaches, w, 30000));
 	assert_int_equal(find(w, ldev, (uint64_t)(birth.t / 1000))->seen, 1);
 	assert_int_equal(find(w, ldev, (uint64_t)(data.t / 1000))->seen, 1);
 	assert_int_equal(w->bad_values, 0);
@@ -484,14 +484,14 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	struct col col = { ops, ops->create(&cenv, &cfg) };
 	assert_non_null(col.c);
 	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 5000));
+	assert_true(spin(col_ready, &col, 30000));
 	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
 	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
 	                                 .sent_arg = w };
 	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
 	assert_non_null(w->tr);
 	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
-	assert_true(spin(tr_ready, NULL, 5000));
+	assert_true(spin(tr_ready, NULL, 30000));
 	fb_engine_set_sink(w->e, engine_sink, w);
 	fb_time_us mid = w->sc->start + w->sc->duration / 2;
 	bool restarted = false;
@@ -506,9 +506,9 @@ static void nothing_lost_across_a_broker_restart(void **state)
 			fb_engine_run(w->e, restarted ? FB_TIME_NEVER : mid, 16);
 		ev_run(w->loop, EVRUN_NOWAIT);
 	}
-	assert_true(spin(tr_drained, NULL, 10000));
+	assert_true(spin(tr_drained, NULL, 30000));
 	assert_true(w->nexp >= 20 * 60);
-	assert_true(spin(all_seen, w, 10000));
+	assert_true(spin(all_seen, w, 30000));
 	assert_int_equal(w->bad_values, 0);
 	assert_int_equal(w->flagged + w->undecodable + w->unknown + w->unmatched, 0);
 	json_t *rep = ops->report(col.c);
@@ -560,23 +560,23 @@ static void many_api_keys_widen_the_filters(void **state)
 	struct col col = { ops, ops->create(&cenv, &cfg) };
 	assert_non_null(col.c);
 	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 5000));
+	assert_true(spin(col_ready, &col, 30000));
 	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
 	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
 	                                 .sent_arg = w };
 	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
 	assert_non_null(w->tr);
 	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
-	assert_true(spin(tr_ready, NULL, 5000));
+	assert_true(spin(tr_ready, NULL, 30000));
 	fb_engine_set_sink(w->e, engine_sink, w);
 	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
 		if (!fb_transport_mqtt.busy(w->tr))
 			fb_engine_run(w->e, FB_TIME_NEVER, 64);
 		ev_run(w->loop, EVRUN_NOWAIT);
 	}
-	assert_true(spin(tr_drained, NULL, 5000));
+	assert_true(spin(tr_drained, NULL, 30000));
 	assert_true(w->nexp >= 20 * 6);
-	assert_true(spin(all_seen, w, 10000));
+	assert_true(spin(all_seen, w, 30000));
 	for (size_t i = 0; i < w->nexp; i++)
 		assert_int_equal(w->exp[i].seen, 1);
 	assert_int_equal(w->observed, w->nexp);
@@ -627,7 +627,7 @@ static void validate_mode_sparkplug(void **state)
 	struct col col = { ops, ops->create(&env, &cfg) };
 	assert_non_null(col.c);
 	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 5000));
+	assert_true(spin(col_ready, &col, 30000));
 	double vals[FB_MAX_FIELDS], prev[FB_MAX_FIELDS];
 	for (unsigned i = 0; i < m->nfields; i++)
 		vals[i] = prev[i] = m->fields[i].min;
@@ -640,7 +640,7 @@ static void validate_mode_sparkplug(void **state)
 	s.t += FB_US_PER_MIN;
 	n = fb_spb_ddata(&s, prev, 2, FB_SPB_NO_ALIAS, buf, sizeof buf);
 	pub("spBv1.0/g/DDATA/edge/lamp-7", buf, (size_t)n);
-	assert_true(spin(validate_seen, &v, 5000));
+	assert_true(spin(validate_seen, &v, 30000));
 	assert_int_equal(v.n, 2);
 	assert_int_equal(v.complete, 2);
 	assert_int_equal(v.flagged, 0);
