@@ -491,6 +491,18 @@ static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, in
 		if (!r->fleet_match[i])
 			continue;
 		const struct fb_fleet *f = &sc->fleets[i];
+		/* Sparkplug B payloads are stateful (seq, aliases, births): the MQTT transport does not
+		 * corrupt, repeat or hold them back */
+		bool stateful = f->codec && !strcmp(f->codec, "sparkplug") &&
+		                (r->kind == FB_FAULT_MALFORMED || r->kind == FB_FAULT_DUPLICATE ||
+		                 r->kind == FB_FAULT_DELAY);
+		if (stateful) {
+			if (fleet_only >= 0 || fb_ynode_get(n, "fleet") || fb_ynode_get(n, "devices"))
+				return fb_ynode_error(kn, "fault '%s' cannot apply to a 'sparkplug' fleet "
+				                      "(fleet %zu, '%s')", kind_names[r->kind], i, f->model->name);
+			r->fleet_match[i] = false;
+			continue;
+		}
 		if (!transport_carries(ki->transports, f->transport)) {
 			if (fleet_only >= 0 || fb_ynode_get(n, "fleet") || fb_ynode_get(n, "devices"))
 				return fb_ynode_error(kn, "fault '%s' needs a fleet with transport %s "

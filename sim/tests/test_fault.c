@@ -555,6 +555,10 @@ static void test_parse_errors(void **state)
 	assert_string_equal(load_fail(HEAD "fleets:\n  - {type: noise, site: aix, faults: [{kind: bad_mic}]}\n"),
 	                    "x.yaml:9:46: error: fault 'bad_mic' needs a fleet with transport 'lorawan' "
 	                    "(fleet 0, 'noise', has none)\n");
+	assert_string_equal(load_fail(HEAD "fleets:\n  - {type: noise, site: aix, transport: mqtt, "
+	                              "codec: sparkplug, faults: [{kind: duplicate}]}\n"),
+	                    "x.yaml:9:81: error: fault 'duplicate' cannot apply to a 'sparkplug' fleet "
+	                    "(fleet 0, 'noise')\n");
 	assert_string_equal(load_fail(BASE "faults: {kind: stuck}\n"),
 	                    "x.yaml:11:9: error: 'faults' must be a list of faults ('- kind: stuck ...')\n");
 	/* two errors at once */
