@@ -113,6 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FB_FUZZ_CHECK(fd >= 0);
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* close with a reset: hundreds of thousands of runs must not leave their ephemeral ports in
+	 * TIME_WAIT (the machine's other users need them) */
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
 	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int rc = connect(fd, (struct sockaddr *)&a, sizeof a);

@@ -9,7 +9,9 @@
  * application has a valid topic within the packet. Seeds: fixtures/fuzz/client/. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,21 +22,21 @@
 
 static struct ev_loop *loop;
 static int listener = -1;
-static struct sockaddr_in addr;
+static struct sockaddr_un addr;
+static socklen_t addr_len;
 
 static void setup(void)
 {
 	fb_log_level = FB_LOG_ERROR;
 	loop = ev_loop_new(EVFLAG_AUTO);
 	FB_FUZZ_CHECK(loop);
-	listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	FB_FUZZ_CHECK(listener >= 0);
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	addr.sin_port = 0;
-	FB_FUZZ_CHECK(bind(listener, (struct sockaddr *)&addr, sizeof addr) == 0);
-	socklen_t len = sizeof addr;
-	FB_FUZZ_CHECK(getsockname(listener, (struct sockaddr *)&addr, &len) == 0);
+	addr.sun_family = AF_UNIX;
+	/* abstract namespace (leading NUL), unique per process */
+	int k = snprintf(addr.sun_path + 1, sizeof addr.sun_path - 1, "fleetbench-fuzz-client-%d", (int)getpid());
+	addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)k);
+	FB_FUZZ_CHECK(bind(listener, (struct sockaddr *)&addr, addr_len) == 0);
 	FB_FUZZ_CHECK(listen(listener, 16) == 0);
 }
 
@@ -78,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fb_mqtt_pool_config cfg;
 	memset(&cfg, 0, sizeof cfg);
 	memcpy(&cfg.addr, &addr, sizeof addr);
-	cfg.addrlen = sizeof addr;
+	cfg.addrlen = addr_len;
 	cfg.version = version;
 	cfg.inflight = (uint16_t)window;
 	cfg.reconnect_min_us = cfg.reconnect_max_us = 3600 * FB_US_PER_S;   /* no reconnect here */
