@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness/cli.h"
+#include "harness/expect.h"
+#include "sim/fault.h"
 #include "protocols/transport.h"
 #include "sim/log.h"
 
@@ -128,6 +130,10 @@ struct fb_scenario *fb_cli_load(const char *path)
 			bad |= fb_ynode_error(node, "transport '%s' does not carry codec '%s'", f->transport,
 			                      f->codec);
 	}
+	bad |= fb_faults_check(sc) != 0;
+	json_t *expect = NULL;       /* expect: is checked here too, so `check` catches it */
+	bad |= fb_expect_parse(sc, &expect) != 0;
+	json_decref(expect);
 	if (bad) {
 		fb_scenario_free(sc);
 		return NULL;

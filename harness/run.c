@@ -19,6 +19,7 @@
 #include "harness/html.h"
 #include "harness/metrics.h"
 #include "harness/report.h"
+#include "protocols/faults.h"
 #include "protocols/transport.h"
 #include "sim/engine.h"
 #include "sim/log.h"
@@ -416,6 +417,7 @@ static void print_summary(struct run *r)
 	for (size_t i = 0; i < r->ntr; i++)
 		if (r->trops[i]->summary)
 			r->trops[i]->summary(r->tr[i], stderr);
+	fb_faults_summary(r->e, stderr);
 	fb_bench_summary(r->bench, stderr);
 }
 
@@ -488,6 +490,7 @@ static json_t *build_report(struct run *r)
 		if (r->trops[i]->report)
 			json_object_set_new(tr, r->trops[i]->name, r->trops[i]->report(r->tr[i]));
 	json_object_set_new(rep, "transports", tr);
+	json_object_set_new(rep, "faults", fb_faults_report(r->e));
 	fb_bench_report(r->bench, rep);
 	if (r->expect)
 		json_object_set(rep, "expect", r->expect);
