@@ -30,6 +30,18 @@ static struct {
 	double first_cpu, last_cpu, first_t, last_t;
 } st;
 
+/* The broker and the publisher are stopped by PID however the program ends. */
+static struct fb_peer broker, pub;
+static char dir[256];
+
+static void cleanup(void)
+{
+	fb_peer_stop(&pub, 1000);
+	fb_peer_stop(&broker, 2000);
+	if (dir[0])
+		fb_peer_rmtree(dir);
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -89,10 +101,10 @@ int main(int argc, char **argv)
 	unsigned devices = 5000, sites = 10;
 	if (rate < devices)
 		devices = rate;
-	char dir[256], path[512], report[512], yaml[4096];
+	char path[512], report[512], yaml[4096];
 	if (fb_peer_tmpdir("fb-collect-bench", dir, sizeof dir))
 		return 1;
-	struct fb_peer broker;
+	atexit(cleanup);
 	struct fb_mosquitto_opts mo = { .dir = dir };
 	if (fb_mosquitto_start(&broker, &mo))
 		return 1;
@@ -151,7 +163,6 @@ int main(int argc, char **argv)
 	char speed[32];
 	snprintf(speed, sizeof speed, "x%u", rate / devices);
 	const char *pargv[] = { fleetbench, "run", path, "--speed", speed, "--quiet", "--report", report, NULL };
-	struct fb_peer pub;
 	if (fb_peer_spawn(&pub, pargv, NULL))
 		return 1;
 	int status;
@@ -187,7 +198,5 @@ int main(int argc, char **argv)
 	ev_loop_destroy(loop);
 	fb_scenario_free(sc);
 	free(st.last_key);
-	fb_peer_stop(&broker, 2000);
-	fb_peer_rmtree(dir);
 	return 0;
 }

@@ -49,6 +49,9 @@ struct world {
 
 static char tmpdir[256];
 static struct fb_peer broker;
+/* The restart test's own broker, stopped by teardown even when an assertion ends the test. */
+static struct fb_peer b2;
+static char restart_dir[256];
 static struct fb_mosquitto_opts mopts;
 static struct world W;
 
@@ -219,10 +222,14 @@ static int teardown(void **state)
 	(void)state;
 	fb_peer_stop(&broker, 2000);
 	fb_peer_rmtree(tmpdir);
+	fb_peer_stop(&b2, 2000);
+	if (restart_dir[0])
+		fb_peer_rmtree(restart_dir);
 	return 0;
 }
 
 static void pub_flags(const char *topic, const void *payload, size_t len, bool retain);
+
 
 static void pub(const char *topic, const void *payload, size_t len)
 {
@@ -448,9 +455,9 @@ static void every_message_arrives_with_its_values(void **state)
 static void nothing_lost_across_a_broker_restart(void **state)
 {
 	(void)state;
-	char dir[256], yaml[2048], path[512];
-	assert_int_equal(fb_peer_tmpdir("fb-collect-restart", dir, sizeof dir), 0);
-	struct fb_peer b2;
+	char yaml[2048], path[512];
+	char *dir = restart_dir;
+	assert_int_equal(fb_peer_tmpdir("fb-collect-restart", dir, sizeof restart_dir), 0);
 	struct fb_mosquitto_opts o2 = { .dir = dir, .persistence = true };
 	assert_int_equal(fb_mosquitto_start(&b2, &o2), 0);
 	snprintf(yaml, sizeof yaml,
@@ -519,8 +526,6 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	fb_engine_free(w->e);
 	fb_scenario_free(w->sc);
 	ev_loop_destroy(w->loop);
-	fb_peer_stop(&b2, 2000);
-	fb_peer_rmtree(dir);
 }
 
 /* More FIWARE API keys than one connection has subscriptions: the collector widens its filters
