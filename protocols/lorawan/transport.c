@@ -1510,6 +1510,8 @@ struct fb_transport {
 	bool drained;
 	bool logged_cmd, logged_encode;
 	fb_time_us started_wall;
+	ev_timer due_timer;                 /* wakes the loop when a deferred uplink's time comes */
+	bool started;
 };
 
 static const char *const lw_codecs[] = { "binary", "lpp", NULL };
@@ -1529,6 +1531,9 @@ static void uplink(struct fb_transport *t, const struct fb_sample *s, const uint
                    size_t len, uint8_t fport)
 {
 	uint32_t local = s->device - t->first;
+	/* the uplinks deferred to before this sample go first, declared with the sample they carry
+	 * (the slot still holds it) */
+	fb_lw_net_advance(t->net, s->t);
 	if (s->fault == FB_FAULT_REBOOT)          /* faults (sim/fault.h) */
 		fb_lw_net_reboot(t->net, s->device);
 	else if (s->fault == FB_FAULT_BAD_MIC)
@@ -1718,11 +1723,16 @@ fail:
 	return NULL;
 }
 
+static void due_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
 static int lw_start(struct fb_transport *t)
 {
 	if (fb_lw_net_start(t->net) < 0)
 		return -1;
 	t->started_wall = fb_wall_now();
+	ev_init(&t->due_timer, due_cb);
+	t->due_timer.data = t;
+	t->started = true;
 	for (size_t g = 0; g < fb_lw_net_gateway_count(t->net); g++)
 		fb_debug("lorawan: gateway %zu EUI %016llx", g,
 		         (unsigned long long)fb_lw_net_gateway(t->net, g)->eui);
@@ -1824,6 +1834,40 @@ static void lw_send(struct fb_transport *t, const struct fb_sample *s)
 	uplink(t, s, t->payload, (size_t)len, t->fport_of[local]);
 }
 
+/* Sends the uplinks deferred by the network (duty cycle, a sample kept during a join) whose
+ * virtual time has come: every sample before the engine's next event has been handed over, and
+ * in paced modes the wall clock has reached it (the timer wakes the loop then; in max mode
+ * wall_of() is the present, so they go at once). */
+static void send_due(struct fb_transport *t)
+{
+	pump(t);
+	if (t->pend_len || !t->env.engine)
+		return;
+	fb_time_us next = fb_engine_next_time(t->env.engine);
+	fb_time_us lim = next != FB_TIME_NEVER ? next : fb_engine_end(t->env.engine);
+	fb_time_us due;
+	while ((due = fb_lw_net_next_due(t->net)) <= lim) {
+		fb_time_us at = t->env.wall_of ? t->env.wall_of(t->env.wall_arg, due) : 0;
+		fb_time_us now = fb_wall_now();
+		if (at > now) {
+			if (t->started) {
+				ev_timer_stop(t->env.loop, &t->due_timer);
+				ev_timer_set(&t->due_timer, (double)(at - now) / 1e6, 0);
+				ev_timer_start(t->env.loop, &t->due_timer);
+			}
+			return;
+		}
+		fb_lw_net_run_due(t->net, due);
+		if (fb_lw_net_next_due(t->net) == due)
+			return;                      /* held: a reply is awaited before it */
+	}
+}
+
+static void due_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	send_due(w->data);
+}
+
 static bool lw_busy(struct fb_transport *t)
 {
 	pump(t);
@@ -1832,13 +1876,7 @@ static bool lw_busy(struct fb_transport *t)
 
 static fb_time_us lw_hold_until(struct fb_transport *t)
 {
-	pump(t);
-	if (!t->pend_len && t->env.engine) {
-		/* every sample before the engine's next event has been handed over: the uplinks
-		 * deferred to before it (duty cycle, kept during a join) are due now */
-		fb_time_us next = fb_engine_next_time(t->env.engine);
-		fb_lw_net_run_due(t->net, next != FB_TIME_NEVER ? next : fb_engine_end(t->env.engine));
-	}
+	send_due(t);
 	return fb_lw_net_hold_until(t->net);
 }
 
@@ -1868,6 +1906,8 @@ static void lw_free(struct fb_transport *t)
 {
 	if (!t)
 		return;
+	if (t->started)
+		ev_timer_stop(t->env.loop, &t->due_timer);
 	if (!t->drained)
 		fb_lw_net_save_state(t->net);
 	fb_lw_net_free(t->net);
