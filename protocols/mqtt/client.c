@@ -428,6 +428,13 @@ static void start_connect(struct fb_mqtt_conn *c)
 		          "--shard i/N, or share connections with 'connection: per-site'");
 		return;
 	}
+	if (errno == EADDRNOTAVAIL) {
+		/* the ephemeral ports towards this broker are all taken (by us or by others) */
+		conn_down(c, FB_MQTT_FAIL_NOPORT, "the ephemeral port range is exhausted "
+		          "(net.ipv4.ip_local_port_range): widen it, or split the fleet over hosts with "
+		          "--shard i/N, or share connections with 'connection: per-site'");
+		return;
+	}
 	if (errno != EINPROGRESS) {
 		conn_down(c, FB_MQTT_FAIL_REFUSED_TCP, strerror(errno));
 		return;
@@ -755,6 +762,10 @@ static void on_ack(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 static void on_publish(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 {
 	struct fb_mqtt_pool *p = c->pool;
+	/* MQTT 5 §3.3.2.3.4: the client announces no Topic Alias Maximum (0), so an alias from the
+	 * broker is a Protocol Error (it reached the application as an empty topic: fuzz_client) */
+	if (fb_mqtt_prop_get(&pk->props, FB_MQTT_P_TOPIC_ALIAS))
+		return protocol_error(c, "topic alias, which the client did not allow");
 	bool deliver = true;
 	struct fb_mqtt_packet ack;
 	memset(&ack, 0, offsetof(struct fb_mqtt_packet, subs));
