@@ -69,6 +69,7 @@ struct fb_transport {
 	bool retain, aliases, tls;
 	const char *topic_tmpl, *cmd_tmpl, *client_tmpl, *user_tmpl, *group;
 	char *password;
+	char *tls_host;                /* the broker's name for TLS, used by the pool at each connect */
 	uint32_t first_device;
 	struct dev **by_local;         /* index - first_device -> dev, NULL when not ours */
 	uint32_t nlocal;
@@ -750,7 +751,8 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		goto fail;
 	}
 	t->tls = cfg.tls = tls;
-	cfg.tls_host = tls ? strdup(host) : NULL;
+	/* the pool keeps this pointer for every TLS connect (SNI, verification): the transport owns it */
+	cfg.tls_host = t->tls_host = tls ? strdup(host) : NULL;
 	/* version */
 	t->version = FB_MQTT_V311;
 	if ((n = fb_ynode_get(config, "version"))) {
@@ -1088,8 +1090,6 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 	}
 	struct fb_mqtt_callbacks cb = { t, before_connect, on_up, on_down, on_message };
 	t->pool = fb_mqtt_pool_new(env->loop, &cfg, &cb);
-	free((char *)cfg.tls_host);
-	cfg.tls_host = NULL;
 	if (!t->pool)
 		goto fail;
 	for (size_t i = 0; i < t->ncx; i++) {
@@ -1144,7 +1144,6 @@ oom: {
 	fb_oom_error(what, (uint64_t)t->nlocal * (sizeof(struct dev) + sizeof(struct cx) + 160));
 }
 fail:
-	free((char *)cfg.tls_host);
 	mqtt_free(t);
 	return NULL;
 }
@@ -1332,6 +1331,7 @@ static void mqtt_free(struct fb_transport *t)
 	fb_fd_release(t->fds_reserved);
 	fb_netfaults_free(t->nf);
 	fb_mqtt_pool_free(t->pool);
+	free(t->tls_host);
 	for (size_t i = 0; i < t->ndevs; i++) {
 		free(t->devs[i].id);
 		free(t->devs[i].topic);
