@@ -56,6 +56,7 @@ struct fb_collector {
 	struct fb_collect_env env;
 	struct fb_collect_cfg cfg;
 	struct fb_mqtt_pool *pool;
+	char tls_host[256];          /* the pool keeps a pointer to it (SNI, verification) */
 	struct fb_mqtt_conn *conns[NCONN];
 	bool conn_ready[NCONN];
 	char *filters[FB_MQTT_MAX_TOPICS + 1];
@@ -756,7 +757,8 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 	pc.max_packet = 1 << 20;
 	pc.max_queued = 1000;
 	pc.seed = env->scenario ? env->scenario->seed : 1;
-	pc.tls_host = pc.tls ? host : NULL;
+	snprintf(c->tls_host, sizeof c->tls_host, "%s", host);
+	pc.tls_host = pc.tls ? c->tls_host : NULL;
 	pc.tls_ca = cfg->ca;
 	pc.tls_cert = cfg->cert;
 	pc.tls_key = cfg->key;

@@ -49,9 +49,10 @@ struct world {
 
 static char tmpdir[256];
 static struct fb_peer broker;
-/* The restart test's own broker, stopped by teardown even when an assertion ends the test. */
+/* The restart and TLS tests' own broker, stopped by teardown even when an assertion ends a
+ * test. */
 static struct fb_peer b2;
-static char restart_dir[256];
+static char b2_dir[256];
 static struct fb_mosquitto_opts mopts;
 static struct world W;
 
@@ -223,8 +224,8 @@ static int teardown(void **state)
 	fb_peer_stop(&broker, 2000);
 	fb_peer_rmtree(tmpdir);
 	fb_peer_stop(&b2, 2000);
-	if (restart_dir[0])
-		fb_peer_rmtree(restart_dir);
+	if (b2_dir[0])
+		fb_peer_rmtree(b2_dir);
 	return 0;
 }
 
@@ -456,8 +457,8 @@ static void nothing_lost_across_a_broker_restart(void **state)
 {
 	(void)state;
 	char yaml[2048], path[512];
-	char *dir = restart_dir;
-	assert_int_equal(fb_peer_tmpdir("fb-collect-restart", dir, sizeof restart_dir), 0);
+	char *dir = b2_dir;
+	assert_int_equal(fb_peer_tmpdir("fb-collect-restart", dir, sizeof b2_dir), 0);
 	struct fb_mosquitto_opts o2 = { .dir = dir, .persistence = true };
 	assert_int_equal(fb_mosquitto_start(&b2, &o2), 0);
 	snprintf(yaml, sizeof yaml,
@@ -526,28 +527,15 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	fb_engine_free(w->e);
 	fb_scenario_free(w->sc);
 	ev_loop_destroy(w->loop);
+	fb_peer_stop(&b2, 2000);
+	fb_peer_rmtree(b2_dir);
+	b2_dir[0] = '\0';
 }
 
-/* More FIWARE API keys than one connection has subscriptions: the collector widens its filters
- * to /ul/+/+/attrs and still receives every message exactly. */
-static void many_api_keys_widen_the_filters(void **state)
+/* Runs the scenario at `path` through the mqtt transport and a collector at `url` (TLS with
+ * `ca` when given): every declared message arrives once, with exact values. */
+static void run_and_check(const char *path, const char *url, const char *ca, size_t min_msgs)
 {
-	(void)state;
-	char yaml[8192], path[512];
-	int n = snprintf(yaml, sizeof yaml,
-	                 "name: collect-keys\nseed: 4\nstart: 2026-06-01T00:00:00Z\nduration: 30m\n"
-	                 "sites:\n  - {id: aix, name: Aix, lat: 43.52, lon: 5.44, radius: 500m}\n"
-	                 "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    connection: per-device\n"
-	                 "    qos: 1\nfleets:\n", mopts.port);
-	for (int k = 0; k < 20; k++)
-		n += snprintf(yaml + n, sizeof yaml - (size_t)n,
-		              "  - {type: water-level, count: 1, site: aix, transport: mqtt, codec: ul,"
-		              " interval: 5m, params: {apikey: key%d}}\n", k);
-	snprintf(path, sizeof path, "%s/keys.yaml", tmpdir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(yaml, f);
-	fclose(f);
 	struct world *w = &W;
 	memset(w, 0, sizeof *w);
 	w->loop = ev_loop_new(EVFLAG_AUTO);
@@ -556,9 +544,7 @@ static void many_api_keys_widen_the_filters(void **state)
 	assert_non_null(w->sc);
 	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
 	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
-	char url[64];
-	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
-	struct fb_collect_cfg cfg = { .url = url };
+	struct fb_collect_cfg cfg = { .url = url, .ca = ca };
 	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc,
 	                               .device_count = (uint32_t)w->sc->ndevices, .sink = on_obs,
 	                               .sink_arg = w, .wall_of = wall_of };
@@ -580,7 +566,7 @@ static void many_api_keys_widen_the_filters(void **state)
 		ev_run(w->loop, EVRUN_NOWAIT);
 	}
 	assert_true(spin(tr_drained, NULL, 30000));
-	assert_true(w->nexp >= 20 * 6);
+	assert_true(w->nexp >= min_msgs);
 	assert_true(spin(all_seen, w, 30000));
 	for (size_t i = 0; i < w->nexp; i++)
 		assert_int_equal(w->exp[i].seen, 1);
@@ -591,6 +577,81 @@ static void many_api_keys_widen_the_filters(void **state)
 	fb_engine_free(w->e);
 	fb_scenario_free(w->sc);
 	ev_loop_destroy(w->loop);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* More FIWARE API keys than one connection has subscriptions: the collector widens its filters
+ * to /ul/+/+/attrs and still receives every message exactly. */
+static void many_api_keys_widen_the_filters(void **state)
+{
+	(void)state;
+	char yaml[8192], path[512], url[64];
+	int n = snprintf(yaml, sizeof yaml,
+	                 "name: collect-keys\nseed: 4\nstart: 2026-06-01T00:00:00Z\nduration: 30m\n"
+	                 "sites:\n  - {id: aix, name: Aix, lat: 43.52, lon: 5.44, radius: 500m}\n"
+	                 "transports:\n  mqtt:\n    url: mqtt://127.0.0.1:%u\n    connection: per-device\n"
+	                 "    qos: 1\nfleets:\n", mopts.port);
+	for (int k = 0; k < 20; k++)
+		n += snprintf(yaml + n, sizeof yaml - (size_t)n,
+		              "  - {type: water-level, count: 1, site: aix, transport: mqtt, codec: ul,"
+		              " interval: 5m, params: {apikey: key%d}}\n", k);
+	snprintf(path, sizeof path, "%s/keys.yaml", tmpdir);
+	write_text(path, yaml);
+	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
+	run_and_check(path, url, NULL, 20 * 6);
+}
+
+static int openssl(const char *dir, const char *args)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cd '%s' && openssl %s", dir, args);
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	return fb_peer_run(argv, 30000);
+}
+
+/* TLS on both sides: the transport (mqtts:// with the scenario's CA) and the collector (cfg.ca)
+ * against a mosquitto TLS listener with a certificate for localhost made by the openssl CLI. */
+static void tls_end_to_end(void **state)
+{
+	(void)state;
+	char *dir = b2_dir;
+	assert_int_equal(fb_peer_tmpdir("fb-collect-tls", dir, sizeof b2_dir), 0);
+	assert_int_equal(openssl(dir, "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+	                         "-days 2 -subj /CN=fleetbench-test-ca 2>/dev/null"), 0);
+	assert_int_equal(openssl(dir, "req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
+	                         "-subj /CN=localhost 2>/dev/null"), 0);
+	assert_int_equal(openssl(dir, "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+	                         "-out server.pem -days 2 -extfile /dev/stdin 2>/dev/null <<'E'\n"
+	                         "subjectAltName=DNS:localhost,IP:127.0.0.1\nE"), 0);
+	char ca[320], cert[320], key[320], yaml[2048], path[512], url[64];
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	snprintf(cert, sizeof cert, "%s/server.pem", dir);
+	snprintf(key, sizeof key, "%s/server.key", dir);
+	struct fb_mosquitto_opts o = { .dir = dir, .tls_cafile = ca, .tls_certfile = cert,
+	                               .tls_keyfile = key };
+	assert_int_equal(fb_mosquitto_start(&b2, &o), 0);
+	assert_true(o.tls_port > 0);
+	snprintf(yaml, sizeof yaml,
+	         "name: collect-tls\nseed: 8\nstart: 2026-06-01T00:00:00Z\nduration: 1h\n"
+	         "sites:\n  - {id: aix, name: Aix, lat: 43.52, lon: 5.44, radius: 500m}\n"
+	         "transports:\n  mqtt:\n    url: mqtts://localhost:%u\n    connection: per-site\n"
+	         "    qos: 1\n    tls: {ca: ca.pem}\nfleets:\n"
+	         "  - {type: noise, count: 5, site: aix, transport: mqtt, codec: json, interval: 5m}\n",
+	         o.tls_port);
+	snprintf(path, sizeof path, "%s/tls.yaml", dir);
+	write_text(path, yaml);
+	snprintf(url, sizeof url, "mqtts://localhost:%u", o.tls_port);
+	run_and_check(path, url, ca, 5 * 12);
+	fb_peer_stop(&b2, 2000);
+	fb_peer_rmtree(b2_dir);
+	b2_dir[0] = '\0';
 }
 
 struct vcount { size_t n, complete, flagged; char id[64]; };
@@ -661,6 +722,7 @@ int main(void)
 		cmocka_unit_test(nothing_lost_across_a_broker_restart),
 		cmocka_unit_test(validate_mode_sparkplug),
 		cmocka_unit_test(many_api_keys_widen_the_filters),
+		cmocka_unit_test(tls_end_to_end),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
