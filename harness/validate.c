@@ -44,6 +44,7 @@ struct tally {
 struct interval {
 	fb_time_us arrival;            /* between the two reports' arrivals (µs) */
 	fb_time_us claimed;            /* between the timestamps they carry, or FB_TIME_NEVER */
+	bool after_join;               /* from a session's first uplink (which may come early) */
 };
 
 struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
@@ -51,12 +52,17 @@ struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
 };
 
 #define NBANDS (FB_LW_NB_BANDS + 1)  /* the last: frequency not reported */
+/* Without the frequency, an uplink may be on either 1 % sub-band EU868 uplinks use: the default
+ * channels (868.1-868.5 MHz) or the CFList's (867.1-867.9 MHz), so a compliant device may be on
+ * air up to 2 % in all. (struct fb_obs has no frequency yet.) */
+#define UNKNOWN_BAND_DUTY 0.02
 #define MAX_DEVICES 4096
 
 struct vdev {
 	char id[64];
 	uint64_t reports, joins;
 	uint64_t seen_fields;          /* fields any report of the device carried (Sparkplug births) */
+	int after_join;                /* LoRaWAN: 2 after a join, 1 after its first uplink, then 0 */
 	fb_time_us last_recv;          /* FB_TIME_NEVER before the first report */
 	fb_time_us last_claimed;       /* the timestamp the last report carried, or FB_TIME_NEVER */
 	fb_time_us last_ts;
@@ -89,7 +95,7 @@ struct fb_validate {
 	/* details the messages quote */
 	uint64_t values_checked, grid_unchecked_fields;  /* fields whose codec step is coarser */
 	uint64_t grid_coarse[FB_MAX_FIELDS / 64 + 1];
-	uint64_t ts_missing, seq_gaps;
+	uint64_t ts_missing, seq_gaps, warming_up;
 	fb_time_us ts_max_ahead, ts_max_age;
 	bool ts_seen, seq_seen;
 	double vmin[FB_MAX_FIELDS], vmax[FB_MAX_FIELDS];
@@ -280,8 +286,15 @@ static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_
 	v->t[C_FIELDS].checked++;
 	bool by_exception = !strcmp(v->codec, "sparkplug");
 	uint64_t present = o->nvalues < 64 ? o->present & ((1ull << o->nvalues) - 1) : o->present;
+	uint64_t before = d->seen_fields;
 	d->seen_fields |= present;
 	uint64_t have = by_exception ? d->seen_fields : present;
+	/* Modbus: a register holding the 'no value' marker before it ever held a value is a device
+	 * warming up (a field never read at all fails at the end) */
+	if (v->proto == P_MODBUS && (~before & ~present & ((n < 64 ? 1ull << n : 0) - 1))) {
+		v->warming_up++;
+		have |= ~before;
+	}
 	unsigned missing = 0;
 	int first_missing = -1;
 	for (unsigned i = 0; i < n; i++)
@@ -422,7 +435,7 @@ static void record_tx(struct vdev *d, const struct fb_obs *o)
 {
 	if (!(o->airtime_s > 0))
 		return;
-	int b = NBANDS - 1;           /* fb_obs does not carry the frequency: one budget for all */
+	int b = NBANDS - 1;           /* fb_obs does not carry the frequency: one budget, see above */
 	if (grow((void **)&d->tx[b], &d->tx_cap[b], d->ntx[b] + 1, sizeof(struct tx)))
 		return;
 	d->tx[b][d->ntx[b]++] = (struct tx){ o->recv_wall, (fb_time_us)llround(o->airtime_s * 1e6) };
@@ -452,8 +465,10 @@ static void join(struct fb_validate *v, struct vdev *d, const struct fb_obs *o)
 		     (unsigned long long)d->joins, o->detail ? ": " : "", o->detail ? o->detail : "");
 	if (!reused && !grow((void **)&d->nonces, &d->nonce_cap, d->nnonces + 1, sizeof *d->nonces))
 		d->nonces[d->nnonces++] = nonce;
-	/* A join starts a new session: FCnt from 0, and the reporting cadence afresh. */
+	/* A join starts a new session: FCnt from 0, and the reporting cadence afresh (its first
+	 * uplink goes out when the join is accepted, maybe early on the device's schedule). */
 	d->have_fcnt = false;
+	d->after_join = 2;
 	d->last_recv = d->last_claimed = FB_TIME_NEVER;
 }
 
@@ -534,7 +549,10 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 			v->intervals[v->nintervals++] = (struct interval){
 				o->recv_wall - d->last_recv,
 				o->ts != FB_TIME_NEVER && d->last_claimed != FB_TIME_NEVER ? o->ts - d->last_claimed :
-				                                                            FB_TIME_NEVER };
+				                                                            FB_TIME_NEVER,
+				d->after_join == 1 };
+		if (d->after_join)
+			d->after_join--;
 		d->last_recv = o->recv_wall;
 		d->last_claimed = o->ts;
 	}
@@ -638,7 +656,7 @@ static int cadence(const struct fb_validate *v, bool claimed, struct cadence *c)
 	}
 	for (size_t i = 0; i < v->nintervals; i++) {
 		fb_time_us x = claimed ? v->intervals[i].claimed : v->intervals[i].arrival;
-		if (p->early_reports && x < declared - bound) {
+		if ((p->early_reports || v->intervals[i].after_join) && x < declared - bound) {
 			c->early++;
 			continue;
 		}
@@ -693,8 +711,9 @@ static void finish_intervals(struct fb_validate *v)
 	}
 	char early_note[128] = "";
 	if (c.early)
-		snprintf(early_note, sizeof early_note, "; %zu early event report%s not counted", c.early,
-		         c.early == 1 ? "" : "s");
+		snprintf(early_note, sizeof early_note, "; %zu early report%s (%s) not counted", c.early,
+		         c.early == 1 ? "" : "s", p->early_reports ? "events, or first after a join" :
+		         "first after a join");
 	if (c.missed)
 		snprintf(early_note + strlen(early_note), sizeof early_note - strlen(early_note),
 		         "; %zu report%s missing (an interval of whole periods)", c.missed,
@@ -765,7 +784,7 @@ static double duty_of(const struct tx *tx, size_t n, fb_time_us *span_out)
 
 static void finish_duty(struct fb_validate *v)
 {
-	double worst = -1, worst_limit = 0.01;
+	double worst = -1, worst_limit = UNKNOWN_BAND_DUTY;
 	const char *worst_dev = NULL;
 	fb_time_us worst_span = 0;
 	uint64_t frames = 0;
@@ -779,7 +798,7 @@ static void finish_duty(struct fb_validate *v)
 			double ratio = duty_of(d->tx[b], d->ntx[b], &span);
 			if (ratio < 0)
 				continue;
-			double limit = b < FB_LW_NB_BANDS ? fb_lw_band_duty(b) : 0.01;
+			double limit = b < FB_LW_NB_BANDS ? fb_lw_band_duty(b) : UNKNOWN_BAND_DUTY;
 			char sp[32];
 			fb_format_duration(span, sp, sizeof sp);
 			if (ratio > worst) {
@@ -796,8 +815,9 @@ static void finish_duty(struct fb_validate *v)
 		}
 	}
 	const char *expected = "time on air within the sub-band's duty cycle over any hour, extrapolated "
-	                       "from the frames seen when shorter (EU868: 1 %; frequencies not reported: "
-	                       "all uplinks in one 1 % budget)";
+	                       "from the frames seen when shorter (EU868; frequencies not reported: all "
+	                       "uplinks against the 2 % of the two 1 % sub-bands uplinks use, 865-868 "
+	                       "and 868-868.6 MHz)";
 	if (worst < 0) {
 		skip(v, C_DUTY, "fewer than two uplinks with their airtime from one device");
 		return;
@@ -863,8 +883,22 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 	snprintf(exp + strlen(exp), sizeof exp - strlen(exp), ")%s, none unknown or mistyped%s",
 	         units_carried ? " in the profile's units" : "",
 	         !strcmp(v->codec, "sparkplug") ? " (Sparkplug: all in the birth, DDATA by exception)" : "");
-	if (v->t[C_FIELDS].checked)
+	for (size_t k = 0; v->proto == P_MODBUS && k < v->ndevs; k++)
+		for (unsigned i = 0; i < m->nfields && i < FB_MAX_FIELDS; i++)
+			if (v->devs[k]->reports && !(v->devs[k]->seen_fields >> i & 1)) {
+				note(&v->t[C_FIELDS], "'%s' of '%s' never read a value (its register holds the "
+				     "'no value' marker)", m->fields[i].name, v->devs[k]->id);
+				break;
+			}
+	if (v->t[C_FIELDS].checked) {
 		tally_result(v, C_FIELDS, "reports", "not as the profile says", "complete", exp);
+		if (v->warming_up) {
+			char *r = v->result[C_FIELDS].measured;
+			snprintf(r + strlen(r), sizeof v->result[C_FIELDS].measured - strlen(r),
+			         "; %llu first poll%s before the device held a value", (unsigned long long)v->warming_up,
+			         v->warming_up == 1 ? "" : "s");
+		}
+	}
 	else
 		skip(v, C_FIELDS, "%s", no_data);
 

@@ -18,7 +18,8 @@
  *                (both by the reports' timestamps when every report carries a sane one, so
  *                network and bench delays are not charged to the device; on arrival otherwise;
  *                types whose model sends event reports may report early: those are set aside;
- *                an interval of whole periods is a report missing, counted, not jitter)
+ *                an interval of whole periods is a report missing, counted, not jitter; a
+ *                LoRaWAN session's first uplink may come early)
  *   counters     cumulative fields never fall, except across their reset (local midnight ...)
  *   timestamps   not ahead of the bench's clock by more than the skew, not before the previous
  *   sequence     a carried sample seq never repeats or goes back
@@ -26,7 +27,8 @@
  *   fcnt         LoRaWAN: FCnt strictly increasing between joins
  *   devnonce     LoRaWAN: no DevNonce reused
  *   duty-cycle   LoRaWAN: airtime per sub-band within its duty cycle over any hour (EU868,
- *                protocols/lorawan/region.h)
+ *                protocols/lorawan/region.h); fb_obs has no frequency yet, so all uplinks
+ *                count against the 2 % of the two 1 % sub-bands uplinks use
  *   map          Modbus: every poll of the map answered, no exception
  *
  * Modbus has no interval, jitter or timestamps (the bench polls). */
