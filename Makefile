@@ -76,10 +76,14 @@ $(B)/%: %.c $(FB_LIBS) $(B)/.flags $(GEN_HDR)
 deps:
 	@bash ci/deps.sh
 
-# The main job on its embedded default: the pilot scenario, one simulated day, as fast as possible.
+# The main job on its embedded default: the pilot scenario, one simulated day in a minute
+# (x1440), end to end over MQTT, LoRaWAN and Modbus against peers started on loopback (--local),
+# with its report as JSON and as a page. RUN_ARGS adds or overrides options.
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BIN) run scenarios/aix-marseille-pilot.yaml $(RUN_ARGS)
+	$(BIN) run scenarios/aix-marseille-pilot.yaml --local --speed x1440 \
+	    --report $(B)/pilot-report.json --html $(B)/pilot-report.html $(RUN_ARGS)
+	@echo "report: $(B)/pilot-report.json, page: $(B)/pilot-report.html" 
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)

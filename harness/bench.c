@@ -1,5 +1,7 @@
 /* The bench side of a run (harness/bench.h). */
 #include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 #include "harness/recon.h"
 #include "harness/report.h"
 #include "harness/signals.h"
+#include "protocols/modbus/layout.h"
+#include "sim/ynode.h"
 #include "sim/log.h"
 
 #define MAX_COLLECTORS 4
@@ -163,8 +167,54 @@ static int setup_modbus_values(struct fb_bench *b)
 				total += f->model->nfields;
 			}
 	}
-	b->mb_values = calloc(total ? total : 1, sizeof *b->mb_values);
-	return b->mb_values ? 0 : fb_error("out of memory");
+	b->mb_values = malloc((total ? total : 1) * sizeof *b->mb_values);
+	if (!b->mb_values)
+		return fb_error("out of memory");
+	for (size_t i = 0; i < total; i++)
+		b->mb_values[i] = NAN;       /* no sample yet: what the device holds too */
+	return 0;
+}
+
+static bool tcp_port_free(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+/* --local Modbus: the devices take consecutive ports from the first (one per 247 units, or one
+ * per device), so find a first port whose whole run is free. 0 if none after a few tries. */
+static uint16_t modbus_ports(struct fb_bench *b)
+{
+	struct fb_mb_layout l;
+	fb_mb_layout_defaults(&l);
+	const struct fb_ynode *cfg = b->sc->transports ? fb_ynode_get(b->sc->transports, "modbus") : NULL;
+	if (fb_mb_layout_read(&l, cfg))
+		return 0;
+	uint64_t n = 0;
+	for (size_t i = 0; i < b->sc->nfleets; i++)
+		if (proto_of(b->sc->fleets[i].transport) == 2)
+			n += b->sc->fleets[i].count;
+	size_t last_index = 0;
+	uint8_t unit;
+	if (n)
+		fb_mb_layout_place(&l, n - 1, &last_index, &unit);
+	for (int attempt = 0; attempt < 20; attempt++) {
+		uint16_t first = fb_peer_free_port(SOCK_STREAM);
+		if (!first || (uint64_t)first + last_index > 65535)
+			continue;
+		bool all = true;
+		for (size_t k = 1; all && k <= last_index; k++)
+			all = tcp_port_free(first + (unsigned)k);
+		if (all)
+			return first;
+	}
+	return 0;
 }
 
 int fb_bench_prepare(struct fb_bench *b)
@@ -197,9 +247,9 @@ int fb_bench_prepare(struct fb_bench *b)
 		snprintf(b->target[1], sizeof b->target[1], "127.0.0.1:%u", port);
 	}
 	if (b->o.local && b->uses[2]) {
-		uint16_t port = fb_peer_free_port(SOCK_STREAM);
+		uint16_t port = modbus_ports(b);
 		if (!port)
-			return fb_error("no free TCP port on 127.0.0.1 for the Modbus devices");
+			return fb_error("no run of free TCP ports on 127.0.0.1 for the Modbus devices");
 		snprintf(b->target[2], sizeof b->target[2], "127.0.0.1:%u", port);
 	}
 	if (b->uses[0] && (b->o.local || b->o.collect_url)) {
