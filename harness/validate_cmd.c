@@ -302,11 +302,11 @@ static const struct fb_model *find_type(const char *name, const struct fb_scenar
 		names[n++] = sc->types[i]->name;
 	names[n] = NULL;
 	const char *s = fb_suggest(name, names);
+	const char *user = sc ? "" : "; a user-defined type needs --scenario FILE";
 	if (s)
-		fb_error("unknown type '%s' (did you mean '%s'?)", name, s);
+		fb_error("unknown type '%s' (did you mean '%s'?%s)", name, s, user);
 	else
-		fb_error("unknown type '%s' (`fleetbench types` lists them%s)", name,
-		         sc ? "" : "; --scenario FILE for user-defined types");
+		fb_error("unknown type '%s' (`fleetbench types` lists them%s)", name, user);
 	return NULL;
 }
 

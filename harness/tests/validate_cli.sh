@@ -29,7 +29,7 @@ expect_code 2 "no type" -- $FB validate --mqtt mqtt://127.0.0.1:1883
 expect_err "missing --type" "missing type named"
 expect_err "try 'fleetbench validate --help'" "hint to help"
 expect_code 2 "unknown type" -- $FB validate --type nosie --mqtt mqtt://127.0.0.1:1883
-expect_err "unknown type 'nosie' \(did you mean 'noise'\?\)" "type suggestion"
+expect_err "unknown type 'nosie' \(did you mean 'noise'\?" "type suggestion"
 expect_code 2 "no source" -- $FB validate --type noise
 expect_err "missing a source" "missing source named"
 expect_code 2 "two sources" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --modbus 127.0.0.1:502
@@ -67,6 +67,13 @@ grep -qE "^  yearTotal .*counter \(resets at local new year\)" "$tmp/out" && ok 
 grep -qE "^  intensity .*counter" "$tmp/out" && fail "per-report count shown as a counter" || ok "intensity is no counter"
 expect_code 0 "print profile with --counter" -- $FB validate --type streetlight --print-profile --counter activePower:daily
 grep -qE "^  activePower .*counter \(resets at local midnight\)" "$tmp/out" && ok "--counter applied" || { fail "--counter applied"; cat "$tmp/out"; }
+
+# A user-defined type from a scenario's types:
+expect_code 0 "user-defined type" -- $FB validate --scenario scenarios/lab-prototype.yaml --type air-quality --print-profile
+grep -q "profile 'air-quality': a report every 10m" "$tmp/out" && grep -qE "^  pm25 +ug/m3 +0..500 step 0.1" "$tmp/out" \
+  && ok "user type's profile" || { fail "user type's profile"; cat "$tmp/out"; }
+expect_code 2 "user type without its scenario" -- $FB validate --type air-quality --print-profile
+expect_err "unknown type 'air-quality'.*--scenario FILE" "hint to --scenario"
 
 # SIGTERM ends the observation early with a report; no device spoke, so traffic fails (exit 3).
 printf 'name: k\nseed: 1\nsites: [{id: s, lat: 43.3, lon: 5.37}]\ntransports: {lorawan: {server: "udp://127.0.0.1:9"}}\nfleets: [{type: noise, site: s, transport: lorawan}]\n' > "$tmp/k.yaml"
