@@ -302,11 +302,11 @@ static const struct fb_model *find_type(const char *name, const struct fb_scenar
 		names[n++] = sc->types[i]->name;
 	names[n] = NULL;
 	const char *s = fb_suggest(name, names);
-	const char *user = sc ? "" : "; a user-defined type needs --scenario FILE";
+	const char *user = sc ? "" : "a user-defined type needs --scenario FILE";
 	if (s)
-		fb_error("unknown type '%s' (did you mean '%s'?%s)", name, s, user);
+		fb_error("unknown type '%s' (did you mean '%s'?%s%s)", name, s, *user ? " " : "", user);
 	else
-		fb_error("unknown type '%s' (`fleetbench types` lists them%s)", name, user);
+		fb_error("unknown type '%s' (`fleetbench types` lists them%s%s)", name, *user ? "; " : "", user);
 	return NULL;
 }
 
