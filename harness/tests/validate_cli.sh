@@ -56,6 +56,8 @@ expect_code 2 "bad counter" -- $FB validate --type streetlight --mqtt mqtt://127
 expect_err "unknown field 'activePowr' in --counter for type 'streetlight' \(did you mean 'activePower'\?\)" "counter field suggestion"
 expect_code 2 "unknown time zone" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --timezone Mars/Base
 expect_err "unknown time zone 'Mars/Base'" "time zone named"
+expect_code 2 "word order the poller cannot take" -- $FB validate --type noise --modbus 127.0.0.1:502 --order CDAB
+expect_err "put 'word_order: CDAB' in a --map file" "the way out named"
 expect_code 2 "unknown option" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --topik x
 expect_err "unknown option '--topik'" "unknown option named"
 
