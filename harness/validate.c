@@ -87,7 +87,7 @@ struct fb_validate {
 	struct vdev **devs;
 	size_t ndevs, dev_cap;
 	struct vdev *last_dev;
-	uint64_t observations, reports, joins, too_many_devices;
+	uint64_t observations, reports, joins, too_many_devices, foreign;
 	/* intervals between consecutive reports of a device, all devices */
 	struct interval *intervals;
 	size_t nintervals, interval_cap;
@@ -478,6 +478,12 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 	if (v->finished)
 		return;
 	v->observations++;
+	/* A gateway hears every LoRaWAN device around it: frames of DevAddrs not in the keys file
+	 * are the neighbours', not the device's; counted and left out. */
+	if (v->proto == P_LORAWAN && (o->flags & FB_OBS_UNKNOWN_DEVICE)) {
+		v->foreign++;
+		return;
+	}
 	struct vdev *d = device_of(v, o);
 	if (!d) {
 		note(&v->t[C_DECODE], "too many devices (more than %d): narrow the topic filter", MAX_DEVICES);
@@ -861,6 +867,13 @@ void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us en
 		size_t len = strlen(r);
 		snprintf(r + len, sizeof v->result[C_TRAFFIC].measured - len, ", %llu join%s",
 		         (unsigned long long)v->joins, v->joins == 1 ? "" : "s");
+	}
+	if (v->foreign) {
+		char *r = v->result[C_TRAFFIC].measured;
+		size_t len = strlen(r);
+		snprintf(r + len, sizeof v->result[C_TRAFFIC].measured - len,
+		         "; %llu frame%s of devices not in the keys file ignored",
+		         (unsigned long long)v->foreign, v->foreign == 1 ? "" : "s");
 	}
 
 	/* decode */

@@ -8,7 +8,9 @@
  * none, is listed under "not checked" with the reason, never passed silently):
  *
  *   traffic      at least one report arrived (every protocol)
- *   decode       every payload decodes for the codec, from a known device
+ *   decode       every payload decodes for the codec, from a known device (LoRaWAN: frames of
+ *                DevAddrs not in the keys file are the neighbours' a gateway hears: counted,
+ *                left out)
  *   fields       every report carries each field of the profile, none unknown or mistyped
  *                (SenML: in the profile's units)
  *   range        every value within its field's [min, max]; ENUM a valid index, BOOL 0/1

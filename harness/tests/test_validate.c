@@ -586,6 +586,24 @@ static void lorawan_clean_device_passes(void **state)
 	assert_passes(&f, "duty-cycle");
 	assert_non_null(strstr(check(&f, "traffic")->measured, "2 joins"));
 	fb_validate_free(f.v);
+
+	/* neighbours heard by the same gateway (DevAddrs not in the keys file) are left out */
+	struct feed g;
+	feed_init(&g, "noise", "lorawan", "binary", at("2026-06-01T10:00:00Z"));
+	for (uint32_t i = 0; i < 5; i++) {
+		uplink(&g, i, 0.0617, 0, -1, 0);
+		struct fb_obs o = { .proto = "lorawan", .device = FB_OBS_NO_DEVICE, .device_id = "26011f00",
+		                    .seq = -1, .ts = FB_TIME_NEVER, .recv_wall = g.t + FB_US_PER_S,
+		                    .flags = FB_OBS_UNKNOWN_DEVICE, .fcnt = 7, .airtime_s = 1.5,
+		                    .detail = "DevAddr of no device" };
+		fb_validate_observe(g.v, &o);
+		g.t += FB_US_PER_MIN;
+	}
+	finish(&g);
+	assert_only_failed(&g, NULL);
+	assert_non_null(strstr(check(&g, "traffic")->measured, "5 reports from 1 device"));
+	assert_non_null(strstr(check(&g, "traffic")->measured, "5 frames of devices not in the keys file ignored"));
+	fb_validate_free(g.v);
 }
 
 static void lorawan_faults_are_named(void **state)
