@@ -611,6 +611,13 @@ static void tally_result(struct fb_validate *v, enum check c, const char *what, 
                          const char *good, const char *expected)
 {
 	const struct tally *t = &v->t[c];
+	char one[96];
+	size_t len = strlen(what);
+	if (t->checked == 1 && len > 1 && len < sizeof one && what[len - 1] == 's' && !strchr(what, '(')) {
+		memcpy(one, what, len - 1);      /* "1 join request", not "1 join requests" */
+		one[len - 1] = '\0';
+		what = one;
+	}
 	if (t->failed)
 		set(v, c, false, expected, "%llu of %llu %s %s (first: %s)", (unsigned long long)t->failed,
 		    (unsigned long long)t->checked, what, bad, t->first);
