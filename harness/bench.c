@@ -357,6 +357,53 @@ void fb_bench_summary(struct fb_bench *b, FILE *out)
 			b->colops[i]->summary(b->col[i], out);
 }
 
+static json_int_t key_int(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+}
+
+/* Transport-level failures in a transport's report ("transports": {name: {...}}), as COUNTS'
+ * "transport_errors": MQTT publishes that failed and connects that failed or were refused,
+ * LoRaWAN PUSH_DATA that no PUSH_ACK answered, Modbus connections the devices could not
+ * accept. */
+static json_int_t transport_errors(int proto, const json_t *t)
+{
+	switch (proto) {
+	case 0:
+		return key_int(t, "pub_failed") + key_int(t, "connects_failed") + key_int(t, "connects_refused");
+	case 1:
+		return key_int(json_object_get(t, "udp"), "push_timeouts");
+	case 2:
+		return key_int(t, "accept_errors");
+	default:
+		return 0;
+	}
+}
+
+/* Adds "transport_errors" to bench.protocols.<p> (the protocols the run reconciles) and to
+ * bench.total, from the run report's "transports". */
+static void add_transport_errors(json_t *bench, const json_t *rep)
+{
+	const json_t *trs = json_object_get(rep, "transports");
+	json_t *protos = json_object_get(bench, "protocols");
+	json_int_t total = 0;
+	const char *name;
+	const json_t *t;
+	json_object_foreach((json_t *)trs, name, t) {
+		int p = proto_of(name);
+		json_int_t n = p >= 0 ? transport_errors(p, t) : 0;
+		json_t *counts = json_object_get(protos, name);
+		if (json_is_object(counts))
+			json_object_set_new(counts, "transport_errors",
+			                    json_integer(key_int(counts, "transport_errors") + n));
+		total += n;
+	}
+	json_t *all = json_object_get(bench, "total");
+	if (json_is_object(all))
+		json_object_set_new(all, "transport_errors", json_integer(total));
+}
+
 void fb_bench_report(struct fb_bench *b, json_t *rep)
 {
 	if (!b)
@@ -373,6 +420,7 @@ void fb_bench_report(struct fb_bench *b, json_t *rep)
 		if (b->colops[i]->report)
 			json_object_set_new(cols, b->colops[i]->name, b->colops[i]->report(b->col[i]));
 	json_object_set_new(bench, "collectors", cols);
+	add_transport_errors(bench, rep);
 	/* the network-server endpoint counts joins: lift them next to the counts */
 	json_t *lw = json_object_get(cols, "lorawan");
 	json_t *joins = lw ? json_object_get(lw, "joins") : NULL;
