@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "sim/fmt.h"
 
 #define MAX_WIDTH 6
 
@@ -92,7 +93,7 @@ static double read_value(const struct fb_field *f, const uint8_t *p, unsigned w,
 	if (f->kind != FB_FIELD_NUMBER)
 		return (double)sraw;
 	/* at the field's resolution, as the JavaScript decoder's toFixed() gives it */
-	int d = fb_cbuf_decimals(step_of(f));
+	int d = fb_fmt_decimals(step_of(f));
 	double scale = pow(10, d);
 	return nearbyint((double)sraw * step_of(f) * scale) / scale;
 }
@@ -159,7 +160,7 @@ ssize_t fb_binary_js_decoder(const struct fb_model *m, char *buf, size_t cap)
 		const struct fb_field *f = &m->fields[i];
 		bool sg;
 		unsigned w = fb_binary_width(f, &sg);
-		int d = f->kind == FB_FIELD_NUMBER ? fb_cbuf_decimals(step_of(f)) : 0;
+		int d = f->kind == FB_FIELD_NUMBER ? fb_fmt_decimals(step_of(f)) : 0;
 		fb_cbuf_str(&o, "\t[");
 		fb_cbuf_json_str(&o, f->name);
 		fb_cbuf_str(&o, f->kind == FB_FIELD_NUMBER ? ", \"number\", " :

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "sim/fmt.h"
 
 void fb_cbuf_bytes(struct fb_cbuf *o, const void *p, size_t n)
 {
@@ -62,51 +63,13 @@ void fb_cbuf_json_chars(struct fb_cbuf *o, const char *s)
 	}
 }
 
-int fb_cbuf_decimals(double resolution)
-{
-	if (!(resolution > 0) || !isfinite(resolution))
-		return 0;
-	double scaled = resolution;
-	for (int d = 0; d < 9; d++) {
-		if (fabs(scaled - nearbyint(scaled)) <= 1e-9 * (scaled > 1 ? scaled : 1))
-			return d;
-		scaled *= 10;
-	}
-	return 9;
-}
-
-static const int64_t pow10_table[] = {
-	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000
-};
-
 size_t fb_cbuf_fmt_number(const struct fb_field *f, double v, char buf[FB_CBUF_NUM_MAX])
 {
-	int d = f->kind == FB_FIELD_NUMBER ? fb_cbuf_decimals(f->resolution) : 0;
+	/* sim/fmt.c's formatter, the one the trace uses, so a payload carries the trace's decimals */
 	if (!isfinite(v))
 		v = 0;   /* samples are finite by contract; never print a non-JSON token */
-	double scaled_f = v * (double)pow10_table[d];
-	if (fabs(scaled_f) >= 9e15) {   /* beyond exact integers: let printf round */
-		int n = snprintf(buf, FB_CBUF_NUM_MAX, "%.*f", d, v);
-		return n < 0 ? 0 : (size_t)n < FB_CBUF_NUM_MAX ? (size_t)n : FB_CBUF_NUM_MAX - 1;
-	}
-	int64_t scaled = llround(scaled_f);
-	char tmp[FB_CBUF_NUM_MAX];
-	size_t i = sizeof tmp;
-	uint64_t mag = scaled < 0 ? (uint64_t)-scaled : (uint64_t)scaled;
-	for (int k = 0; k < d; k++) {
-		tmp[--i] = (char)('0' + mag % 10);
-		mag /= 10;
-	}
-	if (d > 0)
-		tmp[--i] = '.';
-	do {
-		tmp[--i] = (char)('0' + mag % 10);
-		mag /= 10;
-	} while (mag);
-	if (scaled < 0)
-		tmp[--i] = '-';
-	size_t n = sizeof tmp - i;
-	memcpy(buf, tmp + i, n);
+	int d = f->kind == FB_FIELD_NUMBER ? fb_fmt_decimals(f->resolution) : 0;
+	size_t n = fb_fmt_fixed(v, d, buf);
 	buf[n] = '\0';
 	return n;
 }

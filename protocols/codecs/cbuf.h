@@ -43,12 +43,11 @@ void fb_cbuf_text_value(struct fb_cbuf *o, const struct fb_field *f, double v);
 /* Time as seconds with milliseconds, "1780294500.123" (SenML base time). */
 void fb_cbuf_seconds_ms(struct fb_cbuf *o, int64_t t_us);
 
-#define FB_CBUF_NUM_MAX 48
-/* Decimal places a resolution calls for: 0.1 -> 1, 0.25 -> 2, 0.5 -> 1, 1 or 5 -> 0; at most 9. */
-int fb_cbuf_decimals(double resolution);
-/* Formats a NUMBER or INTEGER field's value: NUMBER with exactly fb_cbuf_decimals(resolution)
- * decimals ("62.3", "-0.50", "12.0"; never "-0"), INTEGER as a whole number. BOOL gives 0/1 and
- * ENUM the index (callers print those themselves). NUL-terminated; returns the length. */
+#define FB_CBUF_NUM_MAX 48   /* at least what sim/fmt.h's fb_fmt_fixed needs, plus the NUL */
+/* Formats a NUMBER or INTEGER field's value as the trace does (sim/fmt.h): NUMBER with exactly
+ * fb_fmt_decimals(resolution) decimals ("62.3", "-0.50", "12.0"; never "-0"), rounded half away
+ * from zero, INTEGER as a whole number; a non-finite value as 0. BOOL gives 0/1 and ENUM the index
+ * (callers print those themselves). NUL-terminated; returns the length. */
 size_t fb_cbuf_fmt_number(const struct fb_field *f, double v, char buf[FB_CBUF_NUM_MAX]);
 
 /* Index of the enum name s[0..len) in f->enum_names, or -1. */

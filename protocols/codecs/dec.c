@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "sim/fmt.h"
 #include "sim/fbtime.h"
 
 void fb_jscan_init(struct fb_jscan *j, const uint8_t *buf, size_t len)
@@ -310,7 +311,7 @@ double fb_dec_tolerance(const struct fb_field *f)
 	double half_step;
 	switch (f->kind) {
 	case FB_FIELD_NUMBER:
-		half_step = 0.5 / pow10_exact[fb_cbuf_decimals(f->resolution)];
+		half_step = 0.5 / pow10_exact[fb_fmt_decimals(f->resolution)];
 		break;
 	default:
 		half_step = 0.5;

@@ -15,6 +15,7 @@
 #include "protocols/codecs/senml.h"
 #include "protocols/codecs/ul.h"
 #include "protocols/codecs/tests/fixture.h"
+#include "sim/fmt.h"
 
 static void expect_text(ssize_t n, const uint8_t *buf, const char *want)
 {
@@ -41,9 +42,9 @@ static void test_number_format(void **state)
 	fb_cbuf_fmt_number(&f, 1e17, b);            assert_string_equal(b, "100000000000000000");
 	f.kind = FB_FIELD_INTEGER;
 	fb_cbuf_fmt_number(&f, -7, b);              assert_string_equal(b, "-7");
-	assert_int_equal(fb_cbuf_decimals(0.5), 1);
-	assert_int_equal(fb_cbuf_decimals(0.01), 2);
-	assert_int_equal(fb_cbuf_decimals(10), 0);
+	assert_int_equal(fb_fmt_decimals(0.5), 1);
+	assert_int_equal(fb_fmt_decimals(0.01), 2);
+	assert_int_equal(fb_fmt_decimals(10), 0);
 }
 
 static void test_json_exact(void **state)
