@@ -27,7 +27,7 @@ LIBS     = $(PKG_LIBS) -lev -lm -lpthread
 # Sources are discovered, so a new module needs no Makefile change. A layer that needs generated
 # code or extra rules puts them in a fragment named <dir>/build.mk (included below).
 SIM_SRC   := $(wildcard sim/*.c sim/models/*.c)
-PROTO_SRC := $(wildcard protocols/*.c protocols/*/*.c)
+PROTO_SRC := $(filter-out protocols/tests/%,$(wildcard protocols/*.c protocols/*/*.c))
 HARN_SRC  := $(filter-out harness/main.c,$(wildcard harness/*.c))
 GEN_SRC   :=
 GEN_HDR   :=

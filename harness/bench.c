@@ -46,6 +46,7 @@ struct fb_bench {
 	struct fb_signals *signals;
 	fb_time_us drain_since;
 	bool finished;
+	bool failed;                   /* a collector could not start: the run fails (exit 1) */
 };
 
 static const char *const proto_name[3] = { "mqtt", "lorawan", "modbus" };
@@ -296,8 +297,10 @@ bool fb_bench_ready(struct fb_bench *b)
 {
 	if (!b || !b->recon)
 		return true;
-	if (start_late_collectors(b))
-		return true;     /* the error is printed; the run goes on without the poller */
+	if (!b->failed && start_late_collectors(b))
+		b->failed = true;    /* printed; the run stops with exit 1 */
+	if (b->failed)
+		return true;
 	for (size_t i = 0; i < b->ncol; i++)
 		if (b->colops[i]->ready && !b->colops[i]->ready(b->col[i]))
 			return false;
@@ -427,6 +430,11 @@ void fb_bench_report(struct fb_bench *b, json_t *rep)
 	if (joins)
 		json_object_set(bench, "joins", joins);
 	json_object_set_new(rep, "bench", bench);
+}
+
+bool fb_bench_failed(const struct fb_bench *b)
+{
+	return b && b->failed;
 }
 
 struct fb_recon *fb_bench_recon(struct fb_bench *b)

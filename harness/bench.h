@@ -41,6 +41,8 @@ int fb_bench_prepare(struct fb_bench *b);
 void fb_bench_env(struct fb_bench *b, const char *transport, struct fb_transport_env *env);
 bool fb_bench_active(const struct fb_bench *b);     /* collectors attached (recon on) */
 bool fb_bench_ready(struct fb_bench *b);
+/* A collector could not start (printed): the run must end with exit 1. */
+bool fb_bench_failed(const struct fb_bench *b);
 void fb_bench_sample(struct fb_bench *b, const struct fb_sample *s);
 void fb_bench_tick(struct fb_bench *b, uint64_t sent_total, double lag_s);
 bool fb_bench_drain(struct fb_bench *b);

@@ -729,6 +729,8 @@ static int wait_to_begin(struct run *r)
 		}
 		ev_run(r->loop, EVRUN_ONCE);
 	}
+	if (rc == 0 && fb_bench_failed(r->bench))
+		rc = -1;
 	if (rc == 0 && r->o.start_at_set) {
 		fb_time_us wait = r->o.start_at - fb_wall_now();
 		if (wait > 0 && !r->o.quiet)
