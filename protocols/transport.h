@@ -63,6 +63,12 @@ struct fb_transport_ops {
 	 * (e.g. nothing could connect). */
 	int (*status)(struct fb_transport *t);
 	void (*free)(struct fb_transport *t);
+	/* Parse only (`check`, and every load before a run): reads transports.<name> (config may be
+	 * NULL) and the fleets that use it with the same readers create() uses; returns 0, or -1
+	 * after located errors. Opens no socket, resolves no name, creates no file and leaves no
+	 * allocation behind. What depends on the run (--local's target, the shard, free ports) is
+	 * left to create(). NULL: the transport reads nothing beyond its name. */
+	int (*check)(const struct fb_scenario *sc, const struct fb_ynode *config);
 };
 
 /* The transports compiled in, NULL-terminated (protocols/transports.c). */

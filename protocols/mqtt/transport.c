@@ -248,27 +248,24 @@ static int parse_rate(const struct fb_ynode *n, double *out)
 	return 0;
 }
 
-static char *read_password_file(const struct fb_ynode *n)
+static int read_password_file(const struct fb_ynode *n, char *line, size_t cap)
 {
 	const char *path;
 	if (fb_ynode_string(n, "'password_file'", &path))
-		return NULL;
+		return -1;
 	char full[1024];
 	if (path[0] != '/' && n->file && strrchr(n->file, '/'))
 		snprintf(full, sizeof full, "%.*s/%s", (int)(strrchr(n->file, '/') - n->file), n->file, path);
 	else
 		snprintf(full, sizeof full, "%s", path);
 	FILE *f = fopen(full, "r");
-	if (!f) {
-		fb_ynode_error(n, "cannot read 'password_file' '%s': %s", full, strerror(errno));
-		return NULL;
-	}
-	char line[512];
-	if (!fgets(line, sizeof line, f))
+	if (!f)
+		return fb_ynode_error(n, "cannot read 'password_file' '%s': %s", full, strerror(errno));
+	if (!fgets(line, (int)cap, f))
 		line[0] = 0;
 	fclose(f);
 	line[strcspn(line, "\r\n")] = 0;
-	return strdup(line);
+	return 0;
 }
 
 static const char *resolve_path(const struct fb_ynode *n, const char *path, char *buf, size_t cap)
@@ -278,6 +275,186 @@ static const char *resolve_path(const struct fb_ynode *n, const char *path, char
 		return buf;
 	}
 	return path;
+}
+
+/* ---- configuration: read by create and by check ---- */
+
+/* transports.mqtt as read; the strings point into the scenario's tree (or into this struct) */
+struct conf {
+	struct fb_mqtt_pool_config cfg;   /* all but addr/addrlen (create resolves) and tls_host */
+	const struct fb_ynode *url_node;  /* NULL when neither url nor a target is given (check) */
+	char host[256];
+	uint16_t port;
+	uint8_t version, qos;
+	enum conn_mode mode;
+	bool retain, aliases, clean;
+	fb_time_us expiry;
+	const char *topic_tmpl, *cmd_tmpl, *client_tmpl, *user_tmpl, *group, *password;
+	char password_buf[512];           /* password_file's first line */
+	char ca[1024], cert[1024], key[1024];
+};
+
+/* Reads transports.mqtt (config may be NULL) into *c: every key, its type and range, the url
+ * (target, when given, replaces it) and the password file. No sockets, no allocation: create
+ * and check both call it. target_known: false from check, which cannot know whether a run will
+ * have --local (then the url may be absent and 'tls' beside a plain url is not an error yet).
+ * Returns 0, or -1 after located errors. */
+static int read_conf(const struct fb_ynode *config, const struct fb_ynode *target, bool target_known,
+                     struct conf *c)
+{
+	struct fb_mqtt_pool_config *cfg = &c->cfg;
+	const struct fb_ynode *n;
+	memset(c, 0, sizeof *c);
+	if (config && (fb_ynode_expect(config, FB_Y_MAP, "'transports.mqtt'") ||
+	               fb_ynode_check_keys(config, "'transports.mqtt'", top_keys)))
+		return -1;
+	/* url */
+	if (target) {
+		c->url_node = target;
+	} else if (!(c->url_node = fb_ynode_get(config, "url")) && target_known) {
+		return fb_ynode_error(config, "'transports.mqtt' needs a 'url' (mqtt://host:port or mqtts://host:port)");
+	}
+	if (c->url_node && parse_url(c->url_node, c->host, sizeof c->host, &c->port, &cfg->tls))
+		return -1;
+	/* version */
+	c->version = FB_MQTT_V311;
+	if ((n = fb_ynode_get(config, "version"))) {
+		static const char *const versions[] = { "3.1.1", "5", NULL };
+		int v;
+		if (fb_ynode_enum(n, "'version'", versions, &v))
+			return -1;
+		c->version = v ? FB_MQTT_V5 : FB_MQTT_V311;
+	}
+	cfg->version = c->version;
+	c->mode = CONN_PER_DEVICE;
+	if ((n = fb_ynode_get(config, "connection"))) {
+		static const char *const modes[] = { "per-device", "per-site", "shared", NULL };
+		int m;
+		if (fb_ynode_enum(n, "'connection'", modes, &m))
+			return -1;
+		c->mode = (enum conn_mode)m;
+	}
+	bool per_device = c->mode == CONN_PER_DEVICE, per_site = c->mode == CONN_PER_SITE;
+	c->client_tmpl = per_device ? "{device}" : per_site ? "fleetbench-{site}-{shard}" : "fleetbench-{shard}";
+	c->topic_tmpl = "fleetbench/{site}/{type}/{device}";
+	c->cmd_tmpl = NULL;
+	c->group = "fleetbench";
+	const struct { const char *key; const char **dst; bool device_level; } strs[] = {
+		{ "client_id", &c->client_tmpl, false }, { "username", &c->user_tmpl, false },
+		{ "topic", &c->topic_tmpl, true }, { "command_topic", &c->cmd_tmpl, true },
+		{ "group", &c->group, true },     /* checked below: no placeholders */
+	};
+	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+		if ((n = fb_ynode_get(config, strs[i].key))) {
+			char what[48];
+			snprintf(what, sizeof what, "'%s'", strs[i].key);
+			if (fb_ynode_string(n, what, strs[i].dst) ||
+			    check_template(n, what, *strs[i].dst, per_device || strs[i].device_level, per_site))
+				return -1;
+		}
+	if (strpbrk(c->group, "+/#{}") || !*c->group)
+		return fb_ynode_error(fb_ynode_get(config, "group"), "'group' (the Sparkplug group id) must be "
+		                      "non-empty without '+', '/', '#' or placeholders");
+	if ((n = fb_ynode_get(config, "password")) && fb_ynode_string(n, "'password'", &c->password))
+		return -1;
+	if ((n = fb_ynode_get(config, "password_file"))) {
+		if (c->password)
+			return fb_ynode_error(n, "give 'password' or 'password_file', not both");
+		if (read_password_file(n, c->password_buf, sizeof c->password_buf))
+			return -1;
+		c->password = c->password_buf;
+	}
+	int64_t v;
+	c->qos = 0;
+	if ((n = fb_ynode_get(config, "qos"))) {
+		if (fb_ynode_int(n, "'qos'", 0, 2, &v))
+			return -1;
+		c->qos = (uint8_t)v;
+	}
+	if ((n = fb_ynode_get(config, "retain")) && fb_ynode_bool(n, "'retain'", &c->retain))
+		return -1;
+	if ((n = fb_ynode_get(config, "aliases")) && fb_ynode_bool(n, "'aliases'", &c->aliases))
+		return -1;
+	fb_time_us d = 60 * FB_US_PER_S;
+	if ((n = fb_ynode_get(config, "keepalive"))) {
+		if (fb_ynode_duration(n, "'keepalive'", &d))
+			return -1;
+		if (d > 65535 * FB_US_PER_S || (d && d < FB_US_PER_S))
+			return fb_ynode_error(n, "'keepalive' must be 0 or between 1s and 65535s");
+	}
+	cfg->keepalive_s = (uint16_t)(d / FB_US_PER_S);
+	cfg->connect_rate = 0;
+	if ((n = fb_ynode_get(config, "connect_rate")) && parse_rate(n, &cfg->connect_rate))
+		return -1;
+	cfg->inflight = 20;
+	if ((n = fb_ynode_get(config, "inflight"))) {
+		if (fb_ynode_int(n, "'inflight'", 1, 65534, &v))
+			return -1;
+		cfg->inflight = (uint16_t)v;
+	}
+	cfg->connect_timeout_us = 10 * FB_US_PER_S;
+	if ((n = fb_ynode_get(config, "connect_timeout")) &&
+	    fb_ynode_duration(n, "'connect_timeout'", &cfg->connect_timeout_us))
+		return -1;
+	cfg->reconnect_min_us = FB_US_PER_S;
+	cfg->reconnect_max_us = 60 * FB_US_PER_S;
+	cfg->reconnect_jitter = 0.5;
+	if ((n = fb_ynode_get(config, "reconnect"))) {
+		static const char *const rk[] = { "min", "max", "jitter", NULL };
+		const struct fb_ynode *m;
+		if (fb_ynode_expect(n, FB_Y_MAP, "'reconnect'") || fb_ynode_check_keys(n, "'reconnect'", rk))
+			return -1;
+		if ((m = fb_ynode_get(n, "min")) && fb_ynode_duration(m, "'reconnect.min'", &cfg->reconnect_min_us))
+			return -1;
+		if ((m = fb_ynode_get(n, "max")) && fb_ynode_duration(m, "'reconnect.max'", &cfg->reconnect_max_us))
+			return -1;
+		if ((m = fb_ynode_get(n, "jitter"))) {
+			if (fb_ynode_number(m, "'reconnect.jitter'", &cfg->reconnect_jitter))
+				return -1;
+			if (cfg->reconnect_jitter < 0 || cfg->reconnect_jitter > 1)
+				return fb_ynode_error(m, "'reconnect.jitter' must be between 0 and 1");
+		}
+		if (cfg->reconnect_min_us <= 0 || cfg->reconnect_max_us < cfg->reconnect_min_us)
+			return fb_ynode_error(n, "'reconnect' needs 0 < min <= max");
+	}
+	c->clean = c->qos == 0;
+	if ((n = fb_ynode_get(config, "clean_session")) && fb_ynode_bool(n, "'clean_session'", &c->clean))
+		return -1;
+	c->expiry = c->clean ? 0 : FB_US_PER_H;
+	if ((n = fb_ynode_get(config, "session_expiry")) && fb_ynode_duration(n, "'session_expiry'", &c->expiry))
+		return -1;
+	if ((n = fb_ynode_get(config, "tls"))) {
+		static const char *const tk[] = { "ca", "cert", "key", "insecure", NULL };
+		const struct fb_ynode *m;
+		if (fb_ynode_expect(n, FB_Y_MAP, "'tls'") || fb_ynode_check_keys(n, "'tls'", tk))
+			return -1;
+		/* a plain --local broker: the settings are checked, unused */
+		if (!cfg->tls && !target && c->url_node)
+			return fb_ynode_error(n, "'tls' needs an 'mqtts://' url");
+		const char *s;
+		if ((m = fb_ynode_get(n, "ca"))) {
+			if (fb_ynode_string(m, "'tls.ca'", &s))
+				return -1;
+			cfg->tls_ca = resolve_path(m, s, c->ca, sizeof c->ca);
+		}
+		if ((m = fb_ynode_get(n, "cert"))) {
+			if (fb_ynode_string(m, "'tls.cert'", &s))
+				return -1;
+			cfg->tls_cert = resolve_path(m, s, c->cert, sizeof c->cert);
+		}
+		if ((m = fb_ynode_get(n, "key"))) {
+			if (fb_ynode_string(m, "'tls.key'", &s))
+				return -1;
+			cfg->tls_key = resolve_path(m, s, c->key, sizeof c->key);
+		}
+		if (!cfg->tls_cert != !cfg->tls_key)
+			return fb_ynode_error(n, "'tls' needs both 'cert' and 'key', or neither");
+		if ((m = fb_ynode_get(n, "insecure")) && fb_ynode_bool(m, "'tls.insecure'", &cfg->tls_insecure))
+			return -1;
+	}
+	cfg->max_packet = 1 << 20;
+	cfg->max_queued = 1000;
+	return 0;
 }
 
 /* ---- the command-topic map ---- */
@@ -710,6 +887,45 @@ static int add_sub(struct cx *cx, const char *filter, const struct fb_ynode *whe
 	return 0;
 }
 
+/* A fleet of ours: its codec, how its topics are made, and its IoT Agent apikey (ul and
+ * fiware-json need one). Returns 0, or -1 after a located error. */
+static int read_fleet(const struct fb_fleet *f, const struct fb_codec **codec, enum kind *kind,
+                      const char **apikey)
+{
+	*codec = fb_codec_find(f->codec ? f->codec : "json");
+	if (!*codec || !(*codec)->encode)
+		return fb_ynode_error(fb_ynode_get(f->node, "codec"), "codec '%s' cannot be carried by 'mqtt'",
+		                      f->codec ? f->codec : "json");
+	const char *name = (*codec)->name;
+	*kind = !strcmp(name, "ul") ? K_UL : !strcmp(name, "fiware-json") ? K_FIWARE_JSON :
+	        !strcmp(name, "sparkplug") ? K_SPARKPLUG : K_TEMPLATE;
+	*apikey = NULL;
+	const struct fb_ynode *ak = f->params_node ? fb_ynode_get(f->params_node, "apikey") : NULL;
+	if (ak && fb_ynode_string(ak, "'apikey'", apikey))
+		return -1;
+	if ((*kind == K_UL || *kind == K_FIWARE_JSON) && !*apikey)
+		return fb_ynode_error(f->node, "codec '%s' needs 'params: {apikey: ...}' (the IoT Agent's "
+		                      "service key)", name);
+	return 0;
+}
+
+/* Parse only (fb_transport_ops.check): what create reads, without the target a run may bring
+ * (--local), name resolution or sockets. */
+static int mqtt_check(const struct fb_scenario *sc, const struct fb_ynode *config)
+{
+	struct conf conf;
+	int bad = read_conf(config, NULL, false, &conf) != 0;
+	for (size_t i = 0; i < sc->nfleets; i++) {
+		const struct fb_fleet *f = fleet_uses_us(sc, i);
+		const struct fb_codec *codec;
+		enum kind kind;
+		const char *apikey;
+		if (f)
+			bad |= read_fleet(f, &codec, &kind, &apikey) != 0;
+	}
+	return bad ? -1 : 0;
+}
+
 static void mqtt_free(struct fb_transport *t);
 
 static struct fb_transport *mqtt_create(const struct fb_transport_env *env, const struct fb_ynode *config)
@@ -720,10 +936,7 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		return NULL;
 	}
 	t->env = *env;
-	struct fb_mqtt_pool_config cfg;
-	memset(&cfg, 0, sizeof cfg);
 	const struct fb_scenario *sc = env->scenario;
-	const struct fb_ynode *n;
 	/* --local / --collect: env->target replaces the url (and makes the section optional) */
 	struct fb_ynode target_node = { .kind = FB_Y_SCALAR, .file = "--local", .text = (char *)env->target };
 	if (!config && !env->target) {
@@ -731,182 +944,33 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		         "(at least 'url')");
 		goto fail;
 	}
-	if (config && (fb_ynode_expect(config, FB_Y_MAP, "'transports.mqtt'") ||
-	               fb_ynode_check_keys(config, "'transports.mqtt'", top_keys)))
+	struct conf conf, *c = &conf;   /* the pool copies what it keeps (tls_host aside) */
+	if (read_conf(config, env->target ? &target_node : NULL, true, c))
 		goto fail;
-	/* url */
-	char host[256];
-	uint16_t port = 0;
-	bool tls = false;
-	if (env->target) {
-		n = &target_node;
-	} else if (!(n = fb_ynode_get(config, "url"))) {
-		fb_ynode_error(config, "'transports.mqtt' needs a 'url' (mqtt://host:port or mqtts://host:port)");
+	struct fb_mqtt_pool_config cfg = c->cfg;
+	if (fb_mqtt_resolve(c->host, c->port, &cfg.addr, &cfg.addrlen)) {
+		fb_ynode_error(c->url_node, "cannot resolve '%s'", c->host);
 		goto fail;
 	}
-	if (parse_url(n, host, sizeof host, &port, &tls))
-		goto fail;
-	if (fb_mqtt_resolve(host, port, &cfg.addr, &cfg.addrlen)) {
-		fb_ynode_error(n, "cannot resolve '%s'", host);
-		goto fail;
-	}
-	t->tls = cfg.tls = tls;
+	t->tls = cfg.tls;
 	/* the pool keeps this pointer for every TLS connect (SNI, verification): the transport owns it */
-	cfg.tls_host = t->tls_host = tls ? strdup(host) : NULL;
-	/* version */
-	t->version = FB_MQTT_V311;
-	if ((n = fb_ynode_get(config, "version"))) {
-		static const char *const versions[] = { "3.1.1", "5", NULL };
-		int v;
-		if (fb_ynode_enum(n, "'version'", versions, &v))
-			goto fail;
-		t->version = v ? FB_MQTT_V5 : FB_MQTT_V311;
-	}
-	cfg.version = t->version;
-	if ((n = fb_ynode_get(config, "connection"))) {
-		static const char *const modes[] = { "per-device", "per-site", "shared", NULL };
-		int m;
-		if (fb_ynode_enum(n, "'connection'", modes, &m))
-			goto fail;
-		t->mode = (enum conn_mode)m;
-	}
+	cfg.tls_host = t->tls_host = cfg.tls ? strdup(c->host) : NULL;
+	t->version = c->version;
+	t->mode = c->mode;
 	bool per_device = t->mode == CONN_PER_DEVICE, per_site = t->mode == CONN_PER_SITE;
-	t->client_tmpl = per_device ? "{device}" : per_site ? "fleetbench-{site}-{shard}" : "fleetbench-{shard}";
-	t->topic_tmpl = "fleetbench/{site}/{type}/{device}";
-	t->cmd_tmpl = NULL;
-	t->group = "fleetbench";
-	const struct { const char *key; const char **dst; bool device_level; } strs[] = {
-		{ "client_id", &t->client_tmpl, false }, { "username", &t->user_tmpl, false },
-		{ "topic", &t->topic_tmpl, true }, { "command_topic", &t->cmd_tmpl, true },
-		{ "group", &t->group, true },     /* checked below: no placeholders */
-	};
-	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-		if ((n = fb_ynode_get(config, strs[i].key))) {
-			char what[48];
-			snprintf(what, sizeof what, "'%s'", strs[i].key);
-			if (fb_ynode_string(n, what, strs[i].dst) ||
-			    check_template(n, what, *strs[i].dst, per_device || strs[i].device_level, per_site))
-				goto fail;
-		}
-	if (strpbrk(t->group, "+/#{}") || !*t->group) {
-		fb_ynode_error(fb_ynode_get(config, "group"), "'group' (the Sparkplug group id) must be non-empty "
-		               "without '+', '/', '#' or placeholders");
-		goto fail;
-	}
-	if ((n = fb_ynode_get(config, "password"))) {
-		const char *pw;
-		if (fb_ynode_string(n, "'password'", &pw))
-			goto fail;
-		t->password = strdup(pw);
-	}
-	if ((n = fb_ynode_get(config, "password_file"))) {
-		if (t->password) {
-			fb_ynode_error(n, "give 'password' or 'password_file', not both");
-			goto fail;
-		}
-		if (!(t->password = read_password_file(n)))
-			goto fail;
-	}
-	int64_t v;
-	t->qos = 0;
-	if ((n = fb_ynode_get(config, "qos"))) {
-		if (fb_ynode_int(n, "'qos'", 0, 2, &v))
-			goto fail;
-		t->qos = (uint8_t)v;
-	}
-	if ((n = fb_ynode_get(config, "retain")) && fb_ynode_bool(n, "'retain'", &t->retain))
-		goto fail;
-	if ((n = fb_ynode_get(config, "aliases")) && fb_ynode_bool(n, "'aliases'", &t->aliases))
-		goto fail;
-	fb_time_us d = 60 * FB_US_PER_S;
-	if ((n = fb_ynode_get(config, "keepalive"))) {
-		if (fb_ynode_duration(n, "'keepalive'", &d))
-			goto fail;
-		if (d > 65535 * FB_US_PER_S || (d && d < FB_US_PER_S)) {
-			fb_ynode_error(n, "'keepalive' must be 0 or between 1s and 65535s");
-			goto fail;
-		}
-	}
-	cfg.keepalive_s = (uint16_t)(d / FB_US_PER_S);
-	cfg.connect_rate = 0;
-	if ((n = fb_ynode_get(config, "connect_rate")) && parse_rate(n, &cfg.connect_rate))
-		goto fail;
-	cfg.inflight = 20;
-	if ((n = fb_ynode_get(config, "inflight"))) {
-		if (fb_ynode_int(n, "'inflight'", 1, 65534, &v))
-			goto fail;
-		cfg.inflight = (uint16_t)v;
-	}
-	cfg.connect_timeout_us = 10 * FB_US_PER_S;
-	if ((n = fb_ynode_get(config, "connect_timeout")) && fb_ynode_duration(n, "'connect_timeout'", &cfg.connect_timeout_us))
-		goto fail;
-	cfg.reconnect_min_us = FB_US_PER_S;
-	cfg.reconnect_max_us = 60 * FB_US_PER_S;
-	cfg.reconnect_jitter = 0.5;
-	if ((n = fb_ynode_get(config, "reconnect"))) {
-		static const char *const rk[] = { "min", "max", "jitter", NULL };
-		const struct fb_ynode *m;
-		if (fb_ynode_expect(n, FB_Y_MAP, "'reconnect'") || fb_ynode_check_keys(n, "'reconnect'", rk))
-			goto fail;
-		if ((m = fb_ynode_get(n, "min")) && fb_ynode_duration(m, "'reconnect.min'", &cfg.reconnect_min_us))
-			goto fail;
-		if ((m = fb_ynode_get(n, "max")) && fb_ynode_duration(m, "'reconnect.max'", &cfg.reconnect_max_us))
-			goto fail;
-		if ((m = fb_ynode_get(n, "jitter"))) {
-			if (fb_ynode_number(m, "'reconnect.jitter'", &cfg.reconnect_jitter))
-				goto fail;
-			if (cfg.reconnect_jitter < 0 || cfg.reconnect_jitter > 1) {
-				fb_ynode_error(m, "'reconnect.jitter' must be between 0 and 1");
-				goto fail;
-			}
-		}
-		if (cfg.reconnect_min_us <= 0 || cfg.reconnect_max_us < cfg.reconnect_min_us) {
-			fb_ynode_error(n, "'reconnect' needs 0 < min <= max");
-			goto fail;
-		}
-	}
-	bool clean = t->qos == 0;
-	if ((n = fb_ynode_get(config, "clean_session")) && fb_ynode_bool(n, "'clean_session'", &clean))
-		goto fail;
-	fb_time_us expiry = clean ? 0 : FB_US_PER_H;
-	if ((n = fb_ynode_get(config, "session_expiry")) && fb_ynode_duration(n, "'session_expiry'", &expiry))
-		goto fail;
-	char ca[1024], cert[1024], key[1024];
-	if ((n = fb_ynode_get(config, "tls"))) {
-		static const char *const tk[] = { "ca", "cert", "key", "insecure", NULL };
-		const struct fb_ynode *m;
-		if (fb_ynode_expect(n, FB_Y_MAP, "'tls'") || fb_ynode_check_keys(n, "'tls'", tk))
-			goto fail;
-		if (!tls && !env->target) {   /* a plain --local broker: the settings are checked, unused */
-			fb_ynode_error(n, "'tls' needs an 'mqtts://' url");
-			goto fail;
-		}
-		const char *s;
-		if ((m = fb_ynode_get(n, "ca"))) {
-			if (fb_ynode_string(m, "'tls.ca'", &s))
-				goto fail;
-			cfg.tls_ca = resolve_path(m, s, ca, sizeof ca);
-		}
-		if ((m = fb_ynode_get(n, "cert"))) {
-			if (fb_ynode_string(m, "'tls.cert'", &s))
-				goto fail;
-			cfg.tls_cert = resolve_path(m, s, cert, sizeof cert);
-		}
-		if ((m = fb_ynode_get(n, "key"))) {
-			if (fb_ynode_string(m, "'tls.key'", &s))
-				goto fail;
-			cfg.tls_key = resolve_path(m, s, key, sizeof key);
-		}
-		if (!cfg.tls_cert != !cfg.tls_key) {
-			fb_ynode_error(n, "'tls' needs both 'cert' and 'key', or neither");
-			goto fail;
-		}
-		if ((m = fb_ynode_get(n, "insecure")) && fb_ynode_bool(m, "'tls.insecure'", &cfg.tls_insecure))
-			goto fail;
-	}
+	t->client_tmpl = c->client_tmpl;
+	t->topic_tmpl = c->topic_tmpl;
+	t->cmd_tmpl = c->cmd_tmpl;
+	t->user_tmpl = c->user_tmpl;
+	t->group = c->group;
+	if (c->password && !(t->password = strdup(c->password)))
+		goto oom;
+	t->qos = c->qos;
+	t->retain = c->retain;
+	t->aliases = c->aliases;
+	bool clean = c->clean;
+	fb_time_us expiry = c->expiry;
 	cfg.seed = sc->seed;
-	cfg.max_packet = 1 << 20;
-	cfg.max_queued = 1000;
 
 	/* the devices of this shard on fleets of ours */
 	t->first_device = env->engine ? fb_engine_first_device(env->engine) : 0;
@@ -935,24 +999,10 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		const struct fb_fleet *f = fleet_uses_us(sc, i);
 		if (!f)
 			continue;
-		const struct fb_codec *codec = fb_codec_find(f->codec ? f->codec : "json");
-		if (!codec || !codec->encode) {
-			fb_ynode_error(fb_ynode_get(f->node, "codec"), "codec '%s' cannot be carried by 'mqtt'",
-			               f->codec ? f->codec : "json");
-			free(by_site);
-			goto fail;
-		}
-		enum kind kind = !strcmp(codec->name, "ul") ? K_UL : !strcmp(codec->name, "fiware-json") ? K_FIWARE_JSON :
-		                 !strcmp(codec->name, "sparkplug") ? K_SPARKPLUG : K_TEMPLATE;
-		const char *apikey = NULL;
-		const struct fb_ynode *ak = f->params_node ? fb_ynode_get(f->params_node, "apikey") : NULL;
-		if (ak && fb_ynode_string(ak, "'apikey'", &apikey)) {
-			free(by_site);
-			goto fail;
-		}
-		if ((kind == K_UL || kind == K_FIWARE_JSON) && !apikey) {
-			fb_ynode_error(f->node, "codec '%s' needs 'params: {apikey: ...}' (the IoT Agent's service key)",
-			               codec->name);
+		const struct fb_codec *codec;
+		enum kind kind;
+		const char *apikey;
+		if (read_fleet(f, &codec, &kind, &apikey)) {
 			free(by_site);
 			goto fail;
 		}
@@ -1361,6 +1411,7 @@ const struct fb_transport_ops fb_transport_mqtt = {
 	.codecs = mqtt_codecs,
 	.extra_params = mqtt_params,
 	.create = mqtt_create,
+	.check = mqtt_check,
 	.start = mqtt_start,
 	.ready = mqtt_ready,
 	.send = mqtt_send,
