@@ -131,7 +131,8 @@ static int parse_faults(const struct fb_ynode *n, struct fb_mb_faults *f)
 	return 0;
 }
 
-static int parse_fleet(struct fb_transport *t, const struct fb_fleet *fl, struct mb_fleet *mf)
+/* A Modbus fleet's params (modbus: word_order, map, faults) and its register map. */
+static int parse_fleet(const struct fb_scenario *sc, const struct fb_fleet *fl, struct mb_fleet *mf)
 {
 	const struct fb_ynode *cfg = fl->params_node ? fb_ynode_get(fl->params_node, "modbus") : NULL;
 	const struct fb_ynode *v;
@@ -147,7 +148,7 @@ static int parse_fleet(struct fb_transport *t, const struct fb_fleet *fl, struct
 		}
 	}
 	/* word_order and map: the same map the bench's poller reads with (layout.h) */
-	mf->map = fb_mb_fleet_regmap(t->env.scenario, fl);
+	mf->map = fb_mb_fleet_regmap(sc, fl);
 	return mf->map ? 0 : -1;
 }
 
@@ -201,54 +202,99 @@ static void nf_exceptions(void *arg, void *conn, const struct fb_fault_rule *r, 
 }
 static const struct fb_netfault_ops nf_ops = { .exceptions = nf_exceptions };
 
+/* transports.modbus as read (strings point into the scenario's tree) */
+struct mb_conf {
+	char host[64];
+	uint16_t first_port;
+	enum layout layout;
+	unsigned units_per_port;
+	bool rtu;
+	const char *rtu_link;
+	unsigned rtu_baud;
+};
+
+/* Reads transports.modbus (config may be NULL: the defaults) into *c, for create and check.
+ * No sockets, no allocation. 0, or -1 after located errors. */
+static int read_conf(const struct fb_ynode *config, struct mb_conf *c)
+{
+	const struct fb_ynode *v;
+	memset(c, 0, sizeof *c);
+	snprintf(c->host, sizeof c->host, "127.0.0.1");
+	c->first_port = 5020;
+	c->layout = LAYOUT_GATEWAY;
+	c->units_per_port = 247;
+	c->rtu_baud = 19200;
+	if (config) {
+		if (fb_ynode_expect(config, FB_Y_MAP, "'transports: modbus'") < 0 ||
+		    fb_ynode_check_keys(config, "'transports: modbus'", config_keys) < 0)
+			return -1;
+		struct fb_mb_layout lay;
+		fb_mb_layout_defaults(&lay);
+		if (fb_mb_layout_read(&lay, config) < 0)
+			return -1;
+		memcpy(c->host, lay.host, sizeof c->host);
+		c->first_port = lay.first_port;
+		c->layout = lay.per_device ? LAYOUT_PER_DEVICE : LAYOUT_GATEWAY;
+		c->units_per_port = lay.units_per_port;
+		if ((v = fb_ynode_get(config, "rtu"))) {
+			if (fb_ynode_expect(v, FB_Y_MAP, "'rtu'") < 0 ||
+			    fb_ynode_check_keys(v, "'rtu'", rtu_keys) < 0)
+				return -1;
+			const struct fb_ynode *w;
+			if ((w = fb_ynode_get(v, "pty")) && fb_ynode_bool(w, "'pty'", &c->rtu) < 0)
+				return -1;
+			if ((w = fb_ynode_get(v, "link")) && fb_ynode_string(w, "'link'", &c->rtu_link) < 0)
+				return -1;
+			int64_t baud;
+			if ((w = fb_ynode_get(v, "baud"))) {
+				if (fb_ynode_int(w, "'baud'", 300, 4000000, &baud) < 0)
+					return -1;
+				c->rtu_baud = (unsigned)baud;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Parse only (fb_transport_ops.check): the configuration and each Modbus fleet's params and
+ * register map (read, then freed); the port range depends on the run (--local) and is left
+ * to create. */
+static int transport_check(const struct fb_scenario *sc, const struct fb_ynode *config)
+{
+	struct mb_conf conf;
+	int errs = read_conf(config, &conf) < 0;
+	for (size_t i = 0; i < sc->nfleets; i++) {
+		const struct fb_fleet *fl = &sc->fleets[i];
+		if (!fl->transport || strcmp(fl->transport, "modbus"))
+			continue;
+		struct mb_fleet mf = { 0 };
+		errs += parse_fleet(sc, fl, &mf) < 0;
+		fb_regmap_free(mf.map);
+	}
+	return errs ? -1 : 0;
+}
+
 static struct fb_transport *transport_create(const struct fb_transport_env *env,
                                              const struct fb_ynode *config)
 {
 	struct fb_transport *t = calloc(1, sizeof *t);
 	const struct fb_scenario *sc = env->scenario;
-	const struct fb_ynode *v;
 	if (!t) {
 		fb_error("modbus: out of memory");
 		return NULL;
 	}
 	t->env = *env;
-	snprintf(t->host, sizeof t->host, "127.0.0.1");
-	t->first_port = 5020;
-	t->units_per_port = 247;
-	t->rtu_baud = 19200;
-	if (config) {
-		if (fb_ynode_expect(config, FB_Y_MAP, "'transports: modbus'") < 0 ||
-		    fb_ynode_check_keys(config, "'transports: modbus'", config_keys) < 0)
-			goto fail;
-		struct fb_mb_layout lay;
-		fb_mb_layout_defaults(&lay);
-		if (fb_mb_layout_read(&lay, config) < 0)
-			goto fail;
-		memcpy(t->host, lay.host, sizeof t->host);
-		t->first_port = lay.first_port;
-		t->layout = lay.per_device ? LAYOUT_PER_DEVICE : LAYOUT_GATEWAY;
-		t->units_per_port = lay.units_per_port;
-		if ((v = fb_ynode_get(config, "rtu"))) {
-			if (fb_ynode_expect(v, FB_Y_MAP, "'rtu'") < 0 ||
-			    fb_ynode_check_keys(v, "'rtu'", rtu_keys) < 0)
-				goto fail;
-			const struct fb_ynode *w;
-			if ((w = fb_ynode_get(v, "pty")) && fb_ynode_bool(w, "'pty'", &t->rtu) < 0)
-				goto fail;
-			const char *link;
-			if ((w = fb_ynode_get(v, "link"))) {
-				if (fb_ynode_string(w, "'link'", &link) < 0)
-					goto fail;
-				t->rtu_link = strdup(link);
-			}
-			int64_t baud;
-			if ((w = fb_ynode_get(v, "baud"))) {
-				if (fb_ynode_int(w, "'baud'", 300, 4000000, &baud) < 0)
-					goto fail;
-				t->rtu_baud = (unsigned)baud;
-			}
-		}
-	}
+	struct mb_conf conf;
+	if (read_conf(config, &conf) < 0)
+		goto fail;
+	memcpy(t->host, conf.host, sizeof t->host);
+	t->first_port = conf.first_port;
+	t->layout = conf.layout;
+	t->units_per_port = conf.units_per_port;
+	t->rtu = conf.rtu;
+	t->rtu_baud = conf.rtu_baud;
+	if (conf.rtu_link && !(t->rtu_link = strdup(conf.rtu_link)))
+		goto oom;
 	if (t->layout == LAYOUT_PER_DEVICE)
 		t->units_per_port = 1;
 	if (env->target) {
@@ -275,7 +321,7 @@ static struct fb_transport *transport_create(const struct fb_transport_env *env,
 		const struct fb_fleet *fl = &sc->fleets[i];
 		if (!fl->transport || strcmp(fl->transport, "modbus"))
 			continue;
-		if (parse_fleet(t, fl, &t->fleets[i]) < 0)
+		if (parse_fleet(sc, fl, &t->fleets[i]) < 0)
 			errs++;
 		nmodbus += fl->count;
 		nvalues += (uint64_t)fl->count * fl->model->nfields;
@@ -563,6 +609,7 @@ const struct fb_transport_ops fb_transport_modbus = {
 	.codecs = modbus_codecs,
 	.extra_params = modbus_params,
 	.create = transport_create,
+	.check = transport_check,
 	.start = transport_start,
 	.ready = transport_ready,
 	.send = transport_send,
