@@ -122,16 +122,18 @@ void fb_lw_config_release(struct fb_lw_config *c)
 	c->keys_file = NULL;
 }
 
-int fb_lw_parse_server(struct fb_lw_config *c, const char *url)
+/* "udp://host:port" or "udp://[v6]:port" into host (brackets off) and the port's text; 0 or -1.
+ * Syntax only: check uses it alone, fb_lw_parse_server then resolves. */
+static int split_server(const char *url, char *h, size_t hcap, const char **port_text)
 {
 	if (strncmp(url, "udp://", 6))
 		return -1;
 	const char *host = url + 6, *colon = strrchr(host, ':');
-	if (!colon || colon == host || strlen(host) >= sizeof(c->server_text))
+	if (!colon || colon == host || strlen(host) >= sizeof(((struct fb_lw_config *)0)->server_text))
 		return -1;
-	char h[128], *end;
+	char *end;
 	size_t hl = (size_t)(colon - host);
-	if (hl >= sizeof(h))
+	if (hl >= hcap)
 		return -1;
 	memcpy(h, host, hl);
 	h[hl] = 0;
@@ -143,9 +145,19 @@ int fb_lw_parse_server(struct fb_lw_config *c, const char *url)
 	long port = strtol(colon + 1, &end, 10);
 	if (errno || *end || port < 1 || port > 65535)
 		return -1;
+	*port_text = colon + 1;
+	return 0;
+}
+
+int fb_lw_parse_server(struct fb_lw_config *c, const char *url)
+{
+	char h[128];
+	const char *port;
+	if (split_server(url, h, sizeof(h), &port) < 0)
+		return -1;
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
 	/* resolved once, before the loop runs */
-	if (getaddrinfo(h, colon + 1, &hints, &res) || !res)
+	if (getaddrinfo(h, port, &hints, &res) || !res)
 		return -1;
 	memcpy(&c->server, res->ai_addr, res->ai_addrlen);
 	c->server_len = res->ai_addrlen;
@@ -1583,6 +1595,42 @@ static void app_downlink(void *arg, uint32_t device, uint8_t fport, const uint8_
 	}
 }
 
+/* A LoRaWAN fleet's codec: its own, else the transport's 'payload'; binary or lpp. NULL after a
+ * located error. */
+static const struct fb_codec *fleet_codec(const struct fb_fleet *f, const struct fb_lw_config *cfg)
+{
+	const char *cname = f->codec ? f->codec : cfg->payload;
+	const struct fb_codec *codec = fb_codec_find(cname);
+	if (!codec || (strcmp(cname, "binary") && strcmp(cname, "lpp"))) {
+		fb_ynode_error(f->node, "the 'lorawan' transport carries codec 'binary' or 'lpp', not '%s'", cname);
+		return NULL;
+	}
+	return codec;
+}
+
+/* Parse only (fb_transport_ops.check): the configuration as create reads it, without the
+ * server's name resolution (a run with --local replaces the server), and each fleet's codec. */
+static int lw_check(const struct fb_scenario *sc, const struct fb_ynode *config)
+{
+	struct fb_lw_config cfg;
+	fb_lw_config_defaults(&cfg);
+	int bad = fb_lw_config_read_for(&cfg, config, false) < 0;
+	const struct fb_ynode *server = config && !bad ? fb_ynode_get(config, "server") : NULL;
+	char host[128];
+	const char *port;
+	if (server && split_server(server->text, host, sizeof(host), &port) < 0) {
+		fb_ynode_error(server, "bad 'server' '%s': expected udp://host:port", server->text);
+		bad = 1;
+	}
+	for (size_t i = 0; bad != 1 && i < sc->nfleets; i++) {   /* (cfg.payload is the fleets' default) */
+		const struct fb_fleet *f = &sc->fleets[i];
+		if (f->transport && !strcmp(f->transport, "lorawan") && !fleet_codec(f, &cfg))
+			bad = 2;
+	}
+	fb_lw_config_release(&cfg);
+	return bad ? -1 : 0;
+}
+
 static struct fb_transport *lw_create(const struct fb_transport_env *env, const struct fb_ynode *config)
 {
 	const struct fb_scenario *sc = env->scenario;
@@ -1636,15 +1684,12 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 		const struct fb_fleet *f = fb_scenario_fleet_of(sc, t->first + i);
 		if (!f || !f->transport || strcmp(f->transport, "lorawan"))
 			continue;
-		const char *cname = f->codec ? f->codec : cfg.payload;
-		const struct fb_codec *codec = fb_codec_find(cname);
-		if (!codec || (strcmp(cname, "binary") && strcmp(cname, "lpp"))) {
-			fb_ynode_error(f->node, "the 'lorawan' transport carries codec 'binary' or 'lpp', not '%s'", cname);
+		const struct fb_codec *codec = fleet_codec(f, &cfg);
+		if (!codec)
 			goto fail;
-		}
 		active[i] = true;
 		t->codec_of[i] = codec;
-		t->fport_of[i] = strcmp(cname, "lpp") ? 1 : 2;
+		t->fport_of[i] = strcmp(codec->name, "lpp") ? 1 : 2;
 		t->battery_of[i] = battery_field(f->model);
 		site[i] = f->site ? f->site->index : 0;
 		if (f->site)
@@ -1924,7 +1969,7 @@ static const char *const lw_extra_params[] = { NULL };
 
 const struct fb_transport_ops fb_transport_lorawan = {
 	.name = "lorawan", .codecs = lw_codecs, .extra_params = lw_extra_params,
-	.create = lw_create, .start = lw_start, .ready = lw_ready, .send = lw_send, .busy = lw_busy,
+	.create = lw_create, .check = lw_check, .start = lw_start, .ready = lw_ready, .send = lw_send, .busy = lw_busy,
 	.hold_until = lw_hold_until, .drain = lw_drain, .summary = lw_summary, .report = lw_report,
 	.status = lw_status, .free = lw_free,
 };
