@@ -107,12 +107,23 @@ struct fb_scenario *fb_cli_load(const char *path)
 	if (!sc)
 		return NULL;
 	int bad = 0;
-	/* transports: names a transport per key (each transport checks its own keys when it is
-	 * created by `run`) */
+	/* transports: names a transport per key, and each transport in use or configured reads its
+	 * block and its fleets' params here (parse only), so `check` finds what `run` would */
+	bool transports_ok = true;
 	if (sc->transports && fb_ynode_expect(sc->transports, FB_Y_MAP, "'transports'") == 0)
-		bad |= fb_ynode_check_keys(sc->transports, "'transports'", fb_cli_load_opts()->transports);
+		transports_ok = fb_ynode_check_keys(sc->transports, "'transports'", fb_cli_load_opts()->transports) == 0;
 	else if (sc->transports)
-		bad = 1;
+		transports_ok = false;
+	bad |= !transports_ok;
+	for (size_t i = 0; transports_ok && fb_transports[i]; i++) {
+		const struct fb_transport_ops *t = fb_transports[i];
+		const struct fb_ynode *config = sc->transports ? fb_ynode_get(sc->transports, t->name) : NULL;
+		bool used = config != NULL;
+		for (size_t k = 0; !used && k < sc->nfleets; k++)
+			used = sc->fleets[k].transport && !strcmp(sc->fleets[k].transport, t->name);
+		if (used && t->check)
+			bad |= t->check(sc, config) != 0;
+	}
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];
 		const struct fb_ynode *node = fb_ynode_get(f->node, "codec");

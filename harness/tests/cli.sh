@@ -51,6 +51,39 @@ printf 'name: x\nsites: [{id: s, lat: 43, lon: 5}]\ntransports:\n  mqqt: {url: "
 expect_code 2 "unknown transport section" -- $FB check "$tmp/badtr.yaml"
 expect_err "badtr.yaml:4:3: error: unknown key 'mqqt' in 'transports' \(did you mean 'mqtt'\?\)" "transport name located"
 
+# Each transport's own keys are read at load (parse only), so check and run both refuse a typo
+# before anything starts: located, with a suggestion, exit 2, no trace written.
+tr_case() {  # tr_case NAME YAML-BODY PATTERN
+  local f="$tmp/tr-$1.yaml"
+  printf 'name: x\nsites: [{id: s, lat: 43, lon: 5}]\n%b' "$2" > "$f"
+  expect_code 2 "check: bad key in the $1 block" -- $FB check "$f"
+  expect_err "tr-$1.yaml:$3" "check: $1 key located and suggested"
+  expect_code 2 "run: bad key in the $1 block" -- $FB run "$f" --out "$tmp/tr-$1.jsonl"
+  expect_err "tr-$1.yaml:$3" "run: $1 key located and suggested"
+  [ ! -e "$tmp/tr-$1.jsonl" ] && ok "run: $1 refused before writing a trace" || fail "run: $1 wrote a trace"
+}
+tr_case mqtt 'transports:\n  mqtt:\n    url: "mqtt://127.0.0.1:1"\n    qso: 1\nfleets: [{type: noise, site: s, transport: mqtt}]\n' \
+  "6:5: error: unknown key 'qso' in 'transports.mqtt' \(did you mean 'qos'\?\)"
+tr_case lorawan 'transports:\n  lorawan:\n    server: "udp://127.0.0.1:1700"\n    duty_cylce: false\nfleets: [{type: noise, site: s, transport: lorawan}]\n' \
+  "6:5: error: unknown key 'duty_cylce' in 'transports.lorawan' \(did you mean 'duty_cycle'\?\)"
+tr_case modbus 'transports:\n  modbus:\n    listen: "127.0.0.1:5020"\n    rtu: {pty: true, lnik: /dev/null}\nfleets: [{type: noise, site: s, transport: modbus}]\n' \
+  "6:22: error: unknown key 'lnik' in 'rtu' \(did you mean 'link'\?\)"
+# values and fleet params too: a QoS out of range, a Modbus fleet's params, an apikey a codec
+# needs, a LoRaWAN payload that is not one of its codecs, a LoRaWAN server that is no udp:// URL
+tr_case mqtt-qos 'transports:\n  mqtt: {url: "mqtt://127.0.0.1:1", qos: 3}\nfleets: [{type: noise, site: s, transport: mqtt}]\n' \
+  "4:42: error: 'qos' must be between 0 and 2, not 3"
+tr_case modbus-params 'fleets:\n  - {type: noise, site: s, transport: modbus, params: {modbus: {word_ordr: CDAB}}}\n' \
+  "4:65: error: unknown key 'word_ordr' in fleet 'modbus' params \(did you mean 'word_order'\?\)"
+tr_case mqtt-apikey 'transports:\n  mqtt: {url: "mqtt://127.0.0.1:1"}\nfleets: [{type: noise, site: s, transport: mqtt, codec: ul}]\n' \
+  "5:[0-9]+: error: codec 'ul' needs 'params: \{apikey: ...\}'"
+tr_case lorawan-payload 'transports:\n  lorawan: {server: "udp://127.0.0.1:1700", payload: json}\nfleets: [{type: noise, site: s, transport: lorawan}]\n' \
+  "4:54: error: unknown 'payload' 'json' \\(expected one of 'binary', 'lpp'\\)"
+tr_case lorawan-server 'transports:\n  lorawan: {server: "udp//127.0.0.1:1700"}\nfleets: [{type: noise, site: s, transport: lorawan}]\n' \
+  "4:21: error: bad 'server' 'udp//127.0.0.1:1700': expected udp://host:port"
+# a good block of each passes check (a --local run may bring the url, so check does not demand it)
+printf 'name: x\nsites: [{id: s, lat: 43, lon: 5}]\ntransports:\n  mqtt: {qos: 1, connection: per-site, topic: "t/{site}/{device}"}\n  lorawan: {server: "udp://127.0.0.1:1700", duty_cycle: false}\n  modbus: {listen: "127.0.0.1:0", layout: gateway}\nfleets:\n  - {type: noise, site: s, transport: mqtt}\n  - {type: noise, site: s, transport: lorawan}\n  - {type: noise, site: s, transport: modbus, params: {modbus: {word_order: CDAB}}}\n' > "$tmp/tr-good.yaml"
+expect_code 0 "check: good blocks of every transport" -- $FB check "$tmp/tr-good.yaml"
+
 # A run: the summary, the trace and the report.
 expect_code 0 "run ci-smoke" -- $FB run scenarios/ci-smoke.yaml --out "$tmp/a.jsonl" --report "$tmp/r.json"
 expect_err "samples" "summary on stderr"
