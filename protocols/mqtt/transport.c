@@ -874,6 +874,8 @@ static struct cx *cx_for(struct fb_transport *t, struct dev *d, struct cx **by_s
 	return cx;
 }
 
+/* Adds a command topic filter to a connection once. 0, -1 after a located error, -2 when out of
+ * memory (unreported). */
 static int add_sub(struct cx *cx, const char *filter, const struct fb_ynode *where)
 {
 	for (size_t i = 0; i < cx->nsubs; i++)
@@ -882,8 +884,9 @@ static int add_sub(struct cx *cx, const char *filter, const struct fb_ynode *whe
 	if (cx->nsubs == FB_MQTT_MAX_TOPICS)
 		return fb_ynode_error(where, "more than %d command topic filters on one connection",
 		                      FB_MQTT_MAX_TOPICS);
-	if (!(cx->subs[cx->nsubs++] = strdup(filter)))
-		return fb_oom_error("the mqtt transport's command topic filters", 0);
+	if (!(cx->subs[cx->nsubs] = strdup(filter)))
+		return -2;   /* out of memory: the caller says so with the fleet's size */
+	cx->nsubs++;
 	return 0;
 }
 
@@ -995,6 +998,7 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 		goto oom;
 	}
 	char buf[TOPIC_MAX];
+	int rc;
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = fleet_uses_us(sc, i);
 		if (!f)
@@ -1057,8 +1061,10 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 						free(by_site);
 						goto oom;
 					}
-					if (add_sub(cx, cbuf, config)) {
+					if ((rc = add_sub(cx, cbuf, config))) {
 						free(by_site);
+						if (rc == -2)
+							goto oom;
 						goto fail;
 					}
 				}
@@ -1126,8 +1132,10 @@ static struct fb_transport *mqtt_create(const struct fb_transport_env *env, cons
 					}
 					filter = wbuf;
 				}
-				if (add_sub(dv->cx, filter, config)) {
+				if ((rc = add_sub(dv->cx, filter, config))) {
 					free(by_site);
+					if (rc == -2)
+						goto oom;
 					goto fail;
 				}
 			}
