@@ -30,8 +30,12 @@ enum fb_obs_flag {
 	FB_OBS_REPLAY = 1u << 4,        /* LoRaWAN: FCnt not increasing / DevNonce reused */
 	FB_OBS_EXCEPTION = 1u << 5,     /* Modbus: exception reply */
 	FB_OBS_TIMEOUT = 1u << 6,       /* Modbus: no reply within the poll timeout */
-	FB_OBS_WRONG_VALUE = 1u << 7    /* Modbus: the collector itself compared with values_now()
+	FB_OBS_WRONG_VALUE = 1u << 7,   /* Modbus: the collector itself compared with values_now()
 	                                   and a value differs (MQTT/LoRaWAN: recon compares) */
+	FB_OBS_PARTIAL = 1u << 8        /* set with FB_OBS_BAD_FIELD when the only fault is fields
+	                                   missing from the message (nothing unknown or mistyped):
+	                                   e.g. a Sparkplug DDATA reporting by exception before its
+	                                   DBIRTH was seen; validate judges completeness itself */
 };
 
 /* One received message, decoded. Valid only during the sink call. */
@@ -61,6 +65,8 @@ struct fb_obs {
 	double airtime_s;               /* LoRaWAN: the frame's time on air */
 	uint32_t gateways;              /* LoRaWAN: gateways that heard this uplink (after dedup) */
 	const char *detail;             /* human-readable reason for flags, or NULL */
+	uint32_t freq_hz;               /* LoRaWAN: the rxpk's frequency (uplinks and join
+	                                   requests), 0 when not known */
 };
 
 typedef void (*fb_obs_fn)(void *arg, const struct fb_obs *o);
@@ -82,6 +88,9 @@ struct fb_collect_cfg {
 	int unit;                       /* validate: unit id; 0 = per the fleet's layout */
 	const char *map_file;           /* validate: register map file, or NULL for the type's map */
 	fb_time_us poll_interval;       /* 0 = the fleet's reporting interval */
+	const char *order;              /* validate: word order of 32-bit registers ("ABCD", "CDAB",
+	                                   "BADC", "DCBA"; NULL = ABCD); a map file's word_order
+	                                   and its entries' own orders take precedence */
 };
 
 struct fb_collect_env {

@@ -72,6 +72,7 @@ struct pending {
 	uint32_t ngw;
 	uint64_t gws[MAX_COPY_GWS];
 	double airtime_s;
+	uint32_t freq_hz;
 	const char *detail;
 	struct fb_decoded dec;
 	bool decoded;
@@ -182,7 +183,7 @@ static void sink(struct fb_collector *c, const struct pending *p)
 		.key = p->fcnt, .seq = p->decoded ? p->dec.seq : -1,
 		.ts = p->decoded ? p->dec.ts : FB_TIME_NEVER, .recv_wall = p->first_wall,
 		.flags = p->flags, .fcnt = p->fcnt, .airtime_s = p->airtime_s, .gateways = p->ngw,
-		.detail = p->detail,
+		.detail = p->detail, .freq_hz = p->freq_hz,
 	};
 	if (p->decoded) {
 		o.nvalues = d->model->nfields;
@@ -344,15 +345,24 @@ static bool nonce_reused(struct fb_collector *c, const struct dev *d, uint16_t n
 	return false;
 }
 
-static void join_obs(struct fb_collector *c, const struct dev *d, uint16_t nonce, uint32_t flags,
-                     const char *detail)
+/* The rxpk's frequency in Hz (0 when it gave none). */
+static uint32_t freq_hz_of(const struct rx *r)
+{
+	return r->freq_mhz > 0 ? (uint32_t)llround(r->freq_mhz * 1e6) : 0;
+}
+
+static void join_obs(struct fb_collector *c, const struct dev *d, const struct rx *r, size_t len,
+                     uint16_t nonce, uint32_t flags, const char *detail)
 {
 	if (!c->validate)
 		return;
+	/* a join request is on air too: it counts towards the device's duty cycle */
 	struct fb_obs o = {
 		.proto = "lorawan", .device = d->device, .device_id = d->eui_hex, .model = d->model,
 		.key = nonce, .seq = -1, .ts = FB_TIME_NEVER, .recv_wall = c->now_wall, .flags = flags,
 		.devnonce_plus1 = (uint32_t)nonce + 1, .gateways = 1, .detail = detail,
+		.airtime_s = r->dr >= 0 ? (double)fb_lw_uplink_airtime_us(r->dr, len) / 1e6 : 0,
+		.freq_hz = freq_hz_of(r),
 	};
 	c->env.sink(c->env.sink_arg, &o);
 }
@@ -391,7 +401,7 @@ static void on_join(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 		if (fb_first_time(&c->logged_join_mic))
 			fb_warn("lorawan collector: device '%s': join-request with a wrong MIC (counted, not "
 			        "logged again)", d->eui_hex);
-		join_obs(c, d, jr.dev_nonce, FB_OBS_BAD_MIC, "join-request MIC does not verify");
+		join_obs(c, d, r, len, jr.dev_nonce, FB_OBS_BAD_MIC, "join-request MIC does not verify");
 		return;
 	}
 	if (nonce_reused(c, d, jr.dev_nonce)) {
@@ -399,7 +409,7 @@ static void on_join(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 		if (fb_first_time(&c->logged_nonce))
 			fb_warn("lorawan collector: device '%s': DevNonce %u reused (last %u): join refused "
 			        "(counted, not logged again)", d->eui_hex, jr.dev_nonce, d->nonce_max);
-		join_obs(c, d, jr.dev_nonce, FB_OBS_REPLAY, "DevNonce reused");
+		join_obs(c, d, r, len, jr.dev_nonce, FB_OBS_REPLAY, "DevNonce reused");
 		return;
 	}
 	if (!d->has_nonce || jr.dev_nonce > d->nonce_max)
@@ -427,7 +437,7 @@ static void on_join(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	table_put(c->by_addr, c->table_cap, d->id.dev_addr, (uint32_t)(d - c->devs), addr_of, c->devs);
 	send_down(c, gw_eui, r, FB_LW_JOIN_ACCEPT_DELAY1_US, wire, (size_t)n);
 	c->c.joins_accepted++;
-	join_obs(c, d, jr.dev_nonce, 0, NULL);
+	join_obs(c, d, r, len, jr.dev_nonce, 0, NULL);
 }
 
 /* ---- data uplinks ---------------------------------------------------------------------------- */
@@ -584,6 +594,7 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	p->gws[0] = gw_eui;
 	p->ngw = 1;
 	p->airtime_s = r->dr >= 0 ? (double)fb_lw_uplink_airtime_us(r->dr, len) / 1e6 : 0;
+	p->freq_hz = freq_hz_of(r);
 	p->flags = flags;
 	p->detail = detail;
 	p->repeat = seen;

@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include "harness/collect.h"
 #include "protocols/codec.h"
+#include "protocols/codecs/dec.h"
+#include "protocols/codecs/senml.h"
 #include "protocols/codecs/sparkplug.h"
 #include "protocols/mqtt/client.h"
 #include "sim/log.h"
@@ -79,6 +81,7 @@ struct fb_collector {
 	uint64_t msgs, bytes, observed, undecodable, bad_field, unknown, foreign, other_topic;
 	uint64_t spb_births, spb_rebirths, spb_deaths, spb_node, retained;
 	bool logged_undecodable, logged_unknown, logged_foreign, logged_bad_field, logged_other;
+	char detail[224];            /* an observation's precise detail (valid during the sink call) */
 };
 
 /* ---- device ids ---- */
@@ -296,15 +299,80 @@ static void sink(struct fb_collector *c, struct fb_obs *o)
 	c->env.sink(c->env.sink_arg, o);
 }
 
+/* SenML: the decoder refuses a pack with a field in a unit that is not the field's. Scans a
+ * refused pack again for such a record and names it in c->detail (no allocation; only on the
+ * failure path); NULL when every unit is right (the pack failed for another reason). */
+static const char *senml_unit_detail(struct fb_collector *c, const struct fb_model *m,
+                                     const uint8_t *buf, size_t len)
+{
+	struct fb_jscan j;
+	struct fb_jval v;
+	char key[16], bn[96] = "", n[96], u[32], resolved[192];
+	size_t klen;
+	fb_jscan_init(&j, buf, len);
+	if (!m || !fb_jscan_eat(&j, '['))
+		return NULL;
+	do {
+		if (!fb_jscan_eat(&j, '{'))
+			return NULL;
+		n[0] = u[0] = '\0';
+		if (!fb_jscan_eat(&j, '}')) {
+			do {
+				if (fb_jscan_string(&j, key, sizeof key, &klen) || !fb_jscan_eat(&j, ':') ||
+				    fb_jscan_value(&j, &v))
+					return NULL;
+				if (v.kind == FB_J_OBJECT || v.kind == FB_J_ARRAY) {
+					if (fb_jscan_skip_rest(&j))
+						return NULL;
+				} else if (v.kind == FB_J_STRING) {
+					char *to = !strcmp(key, "bn") ? bn : !strcmp(key, "n") ? n : !strcmp(key, "u") ? u : NULL;
+					size_t cap = to == u ? sizeof u : sizeof bn;
+					if (to && v.len < cap)
+						memcpy(to, v.str, v.len + 1);
+				}
+			} while (fb_jscan_eat(&j, ','));
+			if (!fb_jscan_eat(&j, '}'))
+				return NULL;
+		}
+		if (!u[0])
+			continue;
+		snprintf(resolved, sizeof resolved, "%s%s", bn, n);      /* RFC 8428 §4.6 */
+		const char *colon = strrchr(resolved, ':');
+		const char *field = colon ? colon + 1 : resolved;
+		int fi = fb_dec_field(m, field, strlen(field));
+		if (fi < 0)
+			continue;
+		const struct fb_field *f = &m->fields[fi];
+		const char *want = fb_senml_unit(f->unit);
+		if (want && !strcmp(u, want))
+			continue;
+		if (!want)
+			snprintf(c->detail, sizeof c->detail, "unit '%s' for field '%s', which carries none",
+			         u, f->name);
+		else if (strcmp(want, f->unit))
+			snprintf(c->detail, sizeof c->detail, "unit '%s' for field '%s', expected '%s' (the "
+			         "profile's '%s')", u, f->name, want, f->unit);
+		else
+			snprintf(c->detail, sizeof c->detail, "unit '%s' for field '%s', expected '%s'", u,
+			         f->name, want);
+		return c->detail;
+	} while (fb_jscan_eat(&j, ','));
+	return NULL;
+}
+
 /* An observation of a device whose payload could not be read at all. */
 static void observe_undecodable(struct fb_collector *c, uint32_t device, const char *id,
-                                const struct fb_model *m, int rc, const struct fb_mqtt_packet *p)
+                                const struct fb_model *m, const struct fb_codec *codec, int rc,
+                                const struct fb_mqtt_packet *p)
 {
 	c->undecodable++;
 	log_once(&c->logged_undecodable, "undecodable payload", p);
+	const char *detail = NULL;
+	if (codec && codec->decode_sample == fb_senml_decode_sample)
+		detail = senml_unit_detail(c, m, p->payload.p, p->payload.len);
 	struct fb_obs o = { .device = device, .device_id = id, .model = m, .seq = -1,
 	                    .ts = FB_TIME_NEVER, .flags = FB_OBS_UNDECODABLE,
-	                    .detail = fb_codec_strerror(rc) };
+	                    .detail = detail ? detail : fb_codec_strerror(rc) };
 	sink(c, &o);
 }
 
@@ -313,7 +381,10 @@ static void observe(struct fb_collector *c, uint32_t device, const char *id,
                     const struct fb_mqtt_packet *p)
 {
 	uint64_t all = m->nfields >= 64 ? ~0ull : (1ull << m->nfields) - 1;
-	if (rc == FB_CODEC_EFIELD || rc == FB_CODEC_ERANGE || (d->present & all) != all) {
+	bool bad = rc == FB_CODEC_EFIELD || rc == FB_CODEC_ERANGE;
+	if (bad || (d->present & all) != all) {
+		if (!bad && !(flags & FB_OBS_BAD_FIELD))
+			flags |= FB_OBS_PARTIAL;   /* fields missing, nothing wrong in what came */
 		flags |= FB_OBS_BAD_FIELD;
 		c->bad_field++;
 		log_once(&c->logged_bad_field, "a payload with unknown, missing or bad fields", p);
@@ -324,7 +395,8 @@ static void observe(struct fb_collector *c, uint32_t device, const char *id,
 		.seq = d->seq, .ts = d->ts, .flags = flags,
 		.nvalues = m->nfields, .values = d->values, .present = d->present,
 		.tolerance = d->tolerance,
-		.detail = flags & FB_OBS_BAD_FIELD ? (rc ? fb_codec_strerror(rc) : "fields missing") : NULL,
+		.detail = !(flags & FB_OBS_BAD_FIELD) ? NULL : rc ? fb_codec_strerror(rc) :
+		          flags & FB_OBS_PARTIAL ? "fields missing" : "the payload names another device than the topic",
 	};
 	sink(c, &o);
 }
@@ -415,7 +487,7 @@ static void on_sparkplug(struct fb_collector *c, const char *lv[], size_t len[],
 		m = fb_scenario_fleet_of(c->env.scenario, device)->model;
 		sd = c->spb ? &c->spb[device - c->env.first_device] : NULL;
 		if (!sd || !sd->values) {   /* a Sparkplug topic for a device of another codec */
-			observe_undecodable(c, device, id, m, FB_CODEC_EINVAL, p);
+			observe_undecodable(c, device, id, m, NULL, FB_CODEC_EINVAL, p);
 			return;
 		}
 	} else {
@@ -426,7 +498,7 @@ static void on_sparkplug(struct fb_collector *c, const char *lv[], size_t len[],
 	uint64_t alias = sd ? sd->alias_base : FB_SPB_NO_ALIAS;
 	int rc = fb_spb_decode_data(m, &alias, p->payload.p, p->payload.len, &d);
 	if (rc == FB_CODEC_EINVAL) {
-		observe_undecodable(c, device, id, m, rc, p);
+		observe_undecodable(c, device, id, m, NULL, rc, p);
 		return;
 	}
 	uint64_t key = d.ts != FB_TIME_NEVER && d.ts >= 0 ? (uint64_t)(d.ts / FB_US_PER_MS) : 0;
@@ -496,7 +568,7 @@ static void on_message(void *arg, struct fb_mqtt_conn *conn, const struct fb_mqt
 			snprintf(id, sizeof id, "%.*s", (int)(p->topic.len < 95 ? p->topic.len : 95),
 			         (const char *)p->topic.p);
 		if (rc == FB_CODEC_EINVAL)
-			observe_undecodable(c, FB_OBS_NO_DEVICE, id, m, rc, p);
+			observe_undecodable(c, FB_OBS_NO_DEVICE, id, m, c->vcodec, rc, p);
 		else
 			observe(c, FB_OBS_NO_DEVICE, id, m, &d, rc, 0, p);
 		return;
@@ -550,7 +622,7 @@ static void on_message(void *arg, struct fb_mqtt_conn *conn, const struct fb_mqt
 	struct fb_codec_ctx ctx = { .device_id = id, .site_id = f->site->id };
 	int rc = codec->decode_sample(&ctx, m, p->payload.p, p->payload.len, &d);
 	if (rc == FB_CODEC_EINVAL || rc == FB_CODEC_ENOSPC) {
-		observe_undecodable(c, device, id, m, rc, p);
+		observe_undecodable(c, device, id, m, codec, rc, p);
 		return;
 	}
 	uint32_t flags = 0;

@@ -51,10 +51,16 @@ struct tx {                        /* one LoRaWAN uplink, for the duty cycle */
 	fb_time_us at, airtime;
 };
 
-#define NBANDS (FB_LW_NB_BANDS + 1)  /* the last: frequency not reported */
+/* Time on air is accounted per EU868 sub-band (protocols/lorawan/region.h) of the frequency
+ * the gateway reported, plus two buckets: */
+#define BAND_OUTSIDE FB_LW_NB_BANDS        /* a frequency in no EU868 sub-band */
+#define BAND_UNKNOWN (FB_LW_NB_BANDS + 1)  /* no frequency reported */
+#define NBANDS (FB_LW_NB_BANDS + 2)
+/* Outside the sub-bands ETSI EN 300 220 allows 0.1 % (fb_lw_band_duty's value for no band). */
+#define OUTSIDE_BAND_DUTY 0.001
 /* Without the frequency, an uplink may be on either 1 % sub-band EU868 uplinks use: the default
  * channels (868.1-868.5 MHz) or the CFList's (867.1-867.9 MHz), so a compliant device may be on
- * air up to 2 % in all. (struct fb_obs has no frequency yet.) */
+ * air up to 2 % in all. */
 #define UNKNOWN_BAND_DUTY 0.02
 #define MAX_DEVICES 4096
 
@@ -76,6 +82,7 @@ struct vdev {
 	size_t nnonces, nonce_cap;
 	struct tx *tx[NBANDS];
 	size_t ntx[NBANDS], tx_cap[NBANDS];
+	uint32_t band_freq[NBANDS];    /* the first frequency seen in each band (for messages) */
 };
 
 struct fb_validate {
@@ -304,12 +311,11 @@ static void check_values(struct fb_validate *v, struct vdev *d, const struct fb_
 				first_missing = (int)i;
 		}
 	/* (the Modbus poller flags a value out of range as a bad field: the range check names it;
-	 * the MQTT collector flags a partial Sparkplug DDATA, judged above) */
-	bool partial_only = by_exception && o->detail && !strcmp(o->detail, "fields missing");
+	 * fields only missing (FB_OBS_PARTIAL) are judged above, Sparkplug reporting by exception) */
 	if (missing)
 		note(&v->t[C_FIELDS], "'%s'%s missing from a report of '%s'", m->fields[first_missing].name,
 		     missing > 1 ? " and others" : "", d->id);
-	else if ((o->flags & FB_OBS_BAD_FIELD) && v->proto != P_MODBUS && !partial_only)
+	else if ((o->flags & FB_OBS_BAD_FIELD) && !(o->flags & FB_OBS_PARTIAL) && v->proto != P_MODBUS)
 		note(&v->t[C_FIELDS], "%s from '%s'", o->detail ? o->detail : "a field unknown or mistyped",
 		     d->id);
 
@@ -435,7 +441,14 @@ static void record_tx(struct vdev *d, const struct fb_obs *o)
 {
 	if (!(o->airtime_s > 0))
 		return;
-	int b = NBANDS - 1;           /* fb_obs does not carry the frequency: one budget, see above */
+	int b = BAND_UNKNOWN;
+	if (o->freq_hz) {
+		b = fb_lw_band_of(o->freq_hz);
+		if (b < 0)
+			b = BAND_OUTSIDE;
+		if (!d->band_freq[b])
+			d->band_freq[b] = o->freq_hz;
+	}
 	if (grow((void **)&d->tx[b], &d->tx_cap[b], d->ntx[b] + 1, sizeof(struct tx)))
 		return;
 	d->tx[b][d->ntx[b]++] = (struct tx){ o->recv_wall, (fb_time_us)llround(o->airtime_s * 1e6) };
@@ -522,15 +535,14 @@ void fb_validate_observe(void *arg, const struct fb_obs *o)
 	if (v->proto == P_MODBUS) {
 		v->t[C_MAP].checked++;
 		/* The poller compares constant registers (unit codes, status words) with the map: a
-		 * mismatch is the device's. Its identity registers (the simulator's deviceId and
-		 * deviceIndex) name a simulated device, which a real one is not: not a fault here. */
-		bool identity = o->detail && (strstr(o->detail, "deviceId") || strstr(o->detail, "deviceIndex"));
+		 * mismatch is the device's. (In validate mode it leaves the simulator's identity
+		 * registers, deviceId and deviceIndex, alone: a real device names itself otherwise.) */
 		if (o->flags & (FB_OBS_EXCEPTION | FB_OBS_TIMEOUT)) {
 			note(&v->t[C_MAP], "%s from unit '%s'%s%s",
 			     o->flags & FB_OBS_TIMEOUT ? "no reply" : "exception", d->id,
 			     o->detail ? ": " : "", o->detail ? o->detail : "");
 			usable = false;
-		} else if ((o->flags & FB_OBS_WRONG_VALUE) && !identity) {
+		} else if (o->flags & FB_OBS_WRONG_VALUE) {
 			note(&v->t[C_MAP], "unit '%s': %s", d->id, o->detail ? o->detail : "a register reads "
 			     "another value than the map declares");
 		}
@@ -795,14 +807,33 @@ static double duty_of(const struct tx *tx, size_t n, fb_time_us *span_out)
 	return (double)max / (double)FB_US_PER_H;
 }
 
+static double band_limit(int b)
+{
+	return b < FB_LW_NB_BANDS ? fb_lw_band_duty(b) : b == BAND_OUTSIDE ? OUTSIDE_BAND_DUTY
+	                                                                   : UNKNOWN_BAND_DUTY;
+}
+
+/* "the sub-band of 868.100 MHz", "868.650 MHz (in no EU868 sub-band)", "all sub-bands
+ * (frequency not reported)" */
+static void band_label(const struct vdev *d, int b, char *buf, size_t cap)
+{
+	if (b == BAND_UNKNOWN)
+		snprintf(buf, cap, "all sub-bands (frequency not reported)");
+	else if (b == BAND_OUTSIDE)
+		snprintf(buf, cap, "%.3f MHz (in no EU868 sub-band)", d->band_freq[b] / 1e6);
+	else
+		snprintf(buf, cap, "the sub-band of %.3f MHz", d->band_freq[b] / 1e6);
+}
+
 static void finish_duty(struct fb_validate *v)
 {
-	double worst = -1, worst_limit = UNKNOWN_BAND_DUTY;
-	const char *worst_dev = NULL;
+	double worst = -1, worst_ratio = 0, worst_limit = UNKNOWN_BAND_DUTY;
+	const struct vdev *worst_dev = NULL;
+	int worst_band = BAND_UNKNOWN;
 	fb_time_us worst_span = 0;
 	uint64_t frames = 0;
 	bool failed = false;
-	char first[160] = "";
+	char first[400] = "", band[64];
 	for (size_t k = 0; k < v->ndevs; k++) {
 		struct vdev *d = v->devs[k];
 		for (int b = 0; b < NBANDS; b++) {
@@ -811,37 +842,43 @@ static void finish_duty(struct fb_validate *v)
 			double ratio = duty_of(d->tx[b], d->ntx[b], &span);
 			if (ratio < 0)
 				continue;
-			double limit = b < FB_LW_NB_BANDS ? fb_lw_band_duty(b) : UNKNOWN_BAND_DUTY;
+			double limit = band_limit(b);
 			char sp[32];
 			fb_format_duration(span, sp, sizeof sp);
-			if (ratio > worst) {
-				worst = ratio;
+			if (ratio / limit > worst) {       /* the busiest: the nearest its band's limit */
+				worst = ratio / limit;
+				worst_ratio = ratio;
 				worst_limit = limit;
-				worst_dev = d->id;
+				worst_dev = d;
+				worst_band = b;
 				worst_span = span;
 			}
 			if (ratio > limit && !failed) {
 				failed = true;
-				snprintf(first, sizeof first, "'%s': %.3g %% on air over %s (%zu uplinks)", d->id,
-				         ratio * 100, sp, d->ntx[b]);
+				band_label(d, b, band, sizeof band);
+				snprintf(first, sizeof first, "'%s': %.3g %% on air over %s in %s, limit %.3g %% "
+				         "(%zu uplinks)", d->id, ratio * 100, sp, band, limit * 100, d->ntx[b]);
 			}
 		}
 	}
-	const char *expected = "time on air within the sub-band's duty cycle over any hour, extrapolated "
-	                       "from the frames seen when shorter (EU868; frequencies not reported: all "
-	                       "uplinks against the 2 % of the two 1 % sub-bands uplinks use, 865-868 "
-	                       "and 868-868.6 MHz)";
+	const char *expected = "time on air within the duty cycle of the EU868 sub-band of each frame's "
+	                       "frequency (1 % in 865-868, 868-868.6, 869.7-870 MHz; 0.1 % in 863-865, "
+	                       "868.7-869.2 MHz and outside; 10 % in 869.4-869.65 MHz; 2 % in all when "
+	                       "none is reported) over any hour, extrapolated from the frames seen when "
+	                       "shorter";
 	if (worst < 0) {
 		skip(v, C_DUTY, "fewer than two uplinks with their airtime from one device");
 		return;
 	}
 	char sp[32];
 	fb_format_duration(worst_span, sp, sizeof sp);
+	band_label(worst_dev, worst_band, band, sizeof band);
 	if (failed)
 		set(v, C_DUTY, false, expected, "%s", first);
 	else
-		set(v, C_DUTY, true, expected, "busiest: %.3g %% (limit %.3g %%) for '%s' over %s, %llu uplinks",
-		    worst * 100, worst_limit * 100, worst_dev ? worst_dev : "-", sp, (unsigned long long)frames);
+		set(v, C_DUTY, true, expected, "busiest: %.3g %% (limit %.3g %%) for '%s' in %s over %s, "
+		    "%llu uplinks", worst_ratio * 100, worst_limit * 100, worst_dev->id, band, sp,
+		    (unsigned long long)frames);
 }
 
 void fb_validate_finish(struct fb_validate *v, fb_time_us started, fb_time_us ended)

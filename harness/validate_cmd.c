@@ -15,6 +15,7 @@
 #include "harness/cli.h"
 #include "harness/validate.h"
 #include "protocols/codec.h"
+#include "protocols/modbus/regmap.h"
 #include "sim/log.h"
 #include "sim/scenario.h"
 #include "sim/tz.h"
@@ -41,8 +42,8 @@ static const char validate_usage[] =
 "  --modbus HOST:PORT      poll the device's Modbus TCP server\n"
 "    --unit N              unit id (default 1)\n"
 "    --map FILE            register map (YAML, see fixtures/modbus/); default: the type's map\n"
-"    --order ABCD          word order of 32-bit values; for another (CDAB, BADC, DCBA) give a\n"
-"                          --map file with 'word_order:' (the poller takes no order yet)\n"
+"    --order ORDER         word order of 32-bit values: ABCD (default, high word first), CDAB\n"
+"                          (low word first), BADC, DCBA; a --map file's word_order wins\n"
 "    --poll D              poll every D (default 1s)\n"
 "\n"
 "options\n"
@@ -189,7 +190,13 @@ static int parse_args(struct vopts *o, int argc, char **argv)
 			break;
 		}
 		case O_MAP: o->cfg.map_file = optarg; break;
-		case O_ORDER: o->order = optarg; break;
+		case O_ORDER: {
+			enum fb_mb_order order;
+			if (fb_mb_order_parse(optarg, &order) < 0)
+				return usage_error("invalid --order '%s': expected ABCD, CDAB, BADC or DCBA", optarg);
+			o->order = o->cfg.order = optarg;
+			break;
+		}
 		case O_POLL: if (fb_cli_duration("--poll", optarg, &o->poll)) return -1; break;
 		case O_DURATION: if (fb_cli_duration("--duration", optarg, &o->duration)) return -1; break;
 		case O_INTERVAL:
@@ -513,14 +520,6 @@ int fb_cmd_validate(int argc, char **argv)
 		fb_profile_print(&p, stdout);
 		rc = FB_EXIT_OK;
 		goto out;
-	}
-	if (o.order) {
-		/* fb_collect_cfg has no word order yet: refuse rather than read with the wrong one */
-		if (strcasecmp(o.order, "ABCD")) {
-			fb_error("--order '%s': the Modbus collector reads the map's own word order; put "
-			         "'word_order: %s' in a --map file instead", o.order, o.order);
-			goto out;
-		}
 	}
 	if (!strcmp(o.proto, "modbus"))
 		o.cfg.poll_interval = o.poll;

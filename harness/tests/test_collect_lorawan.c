@@ -49,7 +49,8 @@
 struct rec {
 	uint32_t device;
 	uint64_t key;
-	uint32_t flags, gateways, devnonce_plus1;
+	uint32_t flags, gateways, devnonce_plus1, freq_hz;
+	double airtime_s;
 	unsigned nvalues;
 	uint64_t present;
 	double values[FB_MAX_FIELDS], tol[FB_MAX_FIELDS];
@@ -96,6 +97,8 @@ static void on_obs(void *arg, const struct fb_obs *o)
 	r->flags = o->flags;
 	r->gateways = o->gateways;
 	r->devnonce_plus1 = o->devnonce_plus1;
+	r->freq_hz = o->freq_hz;
+	r->airtime_s = o->airtime_s;
 	r->nvalues = o->nvalues;
 	r->present = o->present;
 	for (unsigned i = 0; i < o->nvalues; i++) {
@@ -393,6 +396,7 @@ struct gw {
 	struct sockaddr_in to;
 	uint64_t eui;
 	uint16_t token;
+	uint32_t freq_hz;          /* the rxpk's frequency; 0: 868.1 MHz */
 };
 
 static void gw_open(struct gw *g, int port, uint64_t eui)
@@ -402,6 +406,8 @@ static void gw_open(struct gw *g, int port, uint64_t eui)
 	g->to = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 	                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	g->eui = eui;
+	g->token = 0;
+	g->freq_hz = 0;
 	struct timeval tv = { 5, 0 };      /* generous: a loaded machine */
 	setsockopt(g->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
@@ -415,7 +421,8 @@ static void gw_raw(struct gw *g, const void *buf, size_t n)
 
 static void gw_push(struct gw *g, uint32_t tmst, const uint8_t *phy, size_t len)
 {
-	struct fb_sm_rxpk rx = { .tmst = tmst, .time = 1780000000LL * FB_US_PER_S, .freq_hz = 868100000,
+	struct fb_sm_rxpk rx = { .tmst = tmst, .time = 1780000000LL * FB_US_PER_S,
+	                         .freq_hz = g->freq_hz ? g->freq_hz : 868100000,
 	                         .stat = 1, .dr = 5, .rssi = -80, .lsnr_tenths = 70, .data = phy,
 	                         .size = len };
 	uint8_t buf[FB_SM_BUF_SIZE];
@@ -497,6 +504,9 @@ static void test_crafted_frames(void **state)
 	assert_int_equal(w->got[0].flags, 0);
 	for (unsigned i = 0; i < m->nfields; i++)
 		assert_true(fabs(w->got[0].values[i] - v[i]) <= w->got[0].tol[i]);
+	/* the frequency the gateway reported and the frame's time on air (SF7), for the duty cycle */
+	assert_int_equal(w->got[0].freq_hz, 868100000);
+	assert_true(fabs(w->got[0].airtime_s - (double)fb_lw_uplink_airtime_us(5, n) / 1e6) < 1e-9);
 	/* the same gateway twice: a duplicate in the network, observed again at once */
 	n = data_frame(&cr, 0x26000004, 8, nwk, pl, (size_t)pn, phy);
 	gw_push(&g1, 3000, phy, n);
@@ -569,6 +579,9 @@ static void test_crafted_frames(void **state)
 	assert_int_equal(w->ngot, 10);
 	assert_int_equal(w->got[9].devnonce_plus1, 4);
 	assert_int_equal(w->got[9].flags, 0);
+	/* a join request is on air too: its frequency and airtime come with it */
+	assert_int_equal(w->got[9].freq_hz, 868100000);
+	assert_true(fabs(w->got[9].airtime_s - (double)fb_lw_uplink_airtime_us(5, 23) / 1e6) < 1e-9);
 	/* the session works: an uplink with keys derived from the accept is verified and decoded */
 	uint8_t snwk[16], sapp[16];
 	assert_int_equal(fb_lw_session_keys(&cr, appkey, ja.join_nonce, ja.net_id, 3, snwk, sapp), 0);
@@ -627,6 +640,20 @@ static void test_crafted_frames(void **state)
 	assert_true(down.dev_addr == 0x26000004 && !down.ack && down.fport < 0);
 	assert_int_equal(fb_lw_data_open(&cr, tx.data, tx.size, &down, 0, nwk, app, plain), 0);
 	assert_int_equal(k->adr_ack_answers, 1);
+
+	/* an uplink on a CFList channel: the observation carries that frequency */
+	g1.freq_hz = 867300000;
+	n = data_frame(&cr, 0x26000004, 12, nwk, pl, (size_t)pn, phy);
+	gw_push(&g1, 950000, phy, n);
+	g1.freq_hz = 0;
+	const struct rec *cf = NULL;
+	for (ev_tstamp until = ev_time() + 10; !cf && ev_time() < until; spin(0.005))
+		for (size_t j = 0; j < w->ngot; j++)
+			if (w->got[j].device == 4 && w->got[j].key == 12)
+				cf = &w->got[j];
+	assert_non_null(cf);
+	assert_int_equal(cf->freq_hz, 867300000);
+	assert_int_equal(cf->flags, 0);
 
 	/* bad datagrams: counted, and the endpoint still answers */
 	uint64_t bad = k->bad_datagrams;

@@ -7,7 +7,10 @@
  *  - a values_now() that lies about one device: its polls are flagged FB_OBS_WRONG_VALUE;
  *  - validate mode: unit 200 on the same port (absent): FB_OBS_EXCEPTION naming exception 0B;
  *    a peer that accepts the connection and never answers: FB_OBS_TIMEOUT; a port nobody
- *    listens on: connection failures counted, polls time out, nothing stalls. */
+ *    listens on: connection failures counted, polls time out, nothing stalls;
+ *  - validate mode against a street light serving CDAB: read with --order CDAB, every poll is
+ *    clean (its identity registers, which name a simulated device, are not compared) and reads
+ *    one of the device's samples; read as ABCD, the values are not the device's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "harness/collect_modbus.h"
+#include "protocols/modbus/layout.h"
 #include "protocols/transport.h"
 #include "sim/engine.h"
 
@@ -360,12 +364,93 @@ static void test_absent_unit_and_silent_peers(void **state)
 	world_free(w, path);
 }
 
+/* A validate-mode poller's observations of one simulated device, held against its samples. */
+struct vsink {
+	struct world *w;
+	uint32_t device;                 /* the simulated device behind the polled unit */
+	size_t n, with_values, flagged, matched;
+	char detail[96];
+};
+
+static void on_vobs(void *arg, const struct fb_obs *o)
+{
+	struct vsink *v = arg;
+	const struct fb_model *m = fb_scenario_fleet_of(v->w->sc, v->device)->model;
+	v->n++;
+	if (o->flags) {
+		v->flagged++;
+		snprintf(v->detail, sizeof v->detail, "%s", o->detail ? o->detail : "");
+	}
+	if (o->present != ((uint64_t)1 << m->nfields) - 1)
+		return;                      /* before the device's first sample (its coils read 0) */
+	v->with_values++;
+	for (size_t s = 0; s < v->w->nsamples; s++) {
+		if (v->w->samples[s].device != v->device)
+			continue;
+		bool all = true;
+		for (unsigned f = 0; f < m->nfields && all; f++)
+			if ((o->present >> f) & 1)
+				all = fabs(o->values[f] - v->w->samples[s].values[f]) <= o->tolerance[f] + 1e-9;
+		if (all) {
+			v->matched++;
+			return;
+		}
+	}
+}
+
+static void test_validate_mode_word_order(void **state)
+{
+	char path[64], target[32];
+	struct world *w = world_new(path, target);
+	/* device 3, the first street light (word_order: CDAB), at its port and unit */
+	struct fb_mb_layout lay;
+	fb_mb_layout_defaults(&lay);
+	assert_int_equal(fb_mb_layout_read(&lay, fb_ynode_get(w->sc->transports, "modbus")), 0);
+	assert_int_equal(fb_mb_layout_target(&lay, target), 0);
+	size_t port_index;
+	uint8_t unit;
+	fb_mb_layout_place(&lay, (uint64_t)fb_mb_layout_position(w->sc, 3), &port_index, &unit);
+	char at[32];
+	snprintf(at, sizeof at, "127.0.0.1:%u", (unsigned)(lay.first_port + port_index));
+	const struct fb_model *light = fb_model_find("streetlight");
+	struct vsink right = { .w = w, .device = 3 }, wrong = { .w = w, .device = 3 };
+	struct fb_collect_env env = { .loop = loop, .model = light, .sink = on_vobs, .sink_arg = &right };
+	struct fb_collect_cfg cfg = { .target = at, .unit = unit, .poll_interval = 300 * 1000,
+	                              .order = "CDAB" };
+	struct fb_collector *c = fb_collector_modbus.create(&env, &cfg);
+	assert_non_null(c);
+	env.sink_arg = &wrong;
+	struct fb_collect_cfg wcfg = cfg;
+	wcfg.order = NULL;               /* ABCD */
+	struct fb_collector *cw = fb_collector_modbus.create(&env, &wcfg);
+	assert_non_null(cw);
+	/* a word order that is none */
+	struct fb_collect_cfg bad = cfg;
+	bad.order = "ABDC";
+	assert_null(fb_collector_modbus.create(&env, &bad));
+	assert_int_equal(fb_collector_modbus.start(c), 0);
+	assert_int_equal(fb_collector_modbus.start(cw), 0);
+	run_engine(w, c);
+	spin(0.5);
+	assert_true(right.with_values >= 8);
+	if (right.flagged)
+		fail_msg("CDAB: %zu of %zu polls flagged (%s)", right.flagged, right.n, right.detail);
+	assert_int_equal(right.matched, right.with_values);
+	/* ABCD on a CDAB device: the 32-bit registers read other values */
+	assert_true(wrong.with_values >= 8);
+	assert_true(wrong.matched < wrong.with_values);
+	fb_collector_modbus.free(c);
+	fb_collector_modbus.free(cw);
+	world_free(w, path);
+}
+
 int main(void)
 {
 	loop = ev_default_loop(0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_polls_read_the_models_values),
 		cmocka_unit_test(test_absent_unit_and_silent_peers),
+		cmocka_unit_test(test_validate_mode_word_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ struct feed {
 	fb_time_us t;                  /* next report's time (recv_wall and ts) */
 	fb_time_us clock_ahead;        /* the device's clock minus the bench's */
 	fb_time_us started;
+	uint32_t freq_hz;              /* LoRaWAN: the next uplinks' frequency (0: not reported) */
 };
 
 static void feed_init(struct feed *f, const char *type, const char *proto, const char *codec,
@@ -484,7 +485,7 @@ static void sparkplug_reports_by_exception(void **state)
 	for (int i = 0; i < 4; i++) {
 		build(&f);
 		f.o.present = 1u << 2;                  /* activePower only */
-		f.o.flags = FB_OBS_BAD_FIELD;           /* as the collector marks a partial DDATA */
+		f.o.flags = FB_OBS_BAD_FIELD | FB_OBS_PARTIAL;   /* as the collector marks a partial DDATA */
 		f.o.detail = "fields missing";
 		fb_validate_observe(f.v, &f.o);
 		f.t += FB_US_PER_MIN;
@@ -493,6 +494,23 @@ static void sparkplug_reports_by_exception(void **state)
 	assert_passes(&f, "fields");
 	assert_non_null(strstr(check(&f, "fields")->measured, "5 reports, all complete"));
 	fb_validate_free(f.v);
+
+	/* a DDATA with a metric of the wrong type is a bad field, however complete the device's
+	 * metrics are (only FB_OBS_PARTIAL is judged by what the births carried) */
+	struct feed h;
+	feed_init(&h, "streetlight", "mqtt", "sparkplug", at("2026-06-01T10:00:00Z"));
+	report(&h, FB_US_PER_MIN);
+	build(&h);
+	h.o.present = 1u << 2;
+	h.o.flags = FB_OBS_BAD_FIELD;
+	h.o.detail = "fields missing";                  /* the text plays no part */
+	fb_validate_observe(h.v, &h.o);
+	h.t += FB_US_PER_MIN;
+	report(&h, FB_US_PER_MIN);
+	finish(&h);
+	assert_fails(&h, "fields", "1 of 3 reports not as the profile says (first: fields missing from "
+	             "'streetlight-000001')");
+	fb_validate_free(h.v);
 
 	/* over json a partial report is incomplete; over sparkplug, a metric no report carried */
 	const char *codecs[] = { "json", "sparkplug" };
@@ -504,7 +522,7 @@ static void sparkplug_reports_by_exception(void **state)
 		for (int i = 0; i < 3; i++) {
 			build(&g);
 			g.o.present = 1u << 2;              /* activePower only */
-			g.o.flags = FB_OBS_BAD_FIELD;
+			g.o.flags = FB_OBS_BAD_FIELD | FB_OBS_PARTIAL;
 			g.o.detail = "fields missing";
 			fb_validate_observe(g.v, &g.o);
 			g.t += FB_US_PER_MIN;
@@ -549,6 +567,7 @@ static void uplink(struct feed *f, uint32_t fcnt, double airtime_s, uint32_t fla
 	o->recv_wall = f->t;
 	o->flags = flags;
 	o->airtime_s = airtime_s;
+	o->freq_hz = f->freq_hz;
 	o->gateways = 1;
 	if (devnonce >= 0) {
 		o->devnonce_plus1 = (uint32_t)devnonce + 1;
@@ -678,10 +697,59 @@ static void lorawan_duty_cycle_over_one_percent_fails(void **state)
 		if (spacing == 7)
 			assert_passes(&h, "duty-cycle");
 		else
-			assert_fails(&h, "duty-cycle", "3.08 % on air over 4s (3 uplinks)");
+			assert_fails(&h, "duty-cycle", "3.08 % on air over 4s in all sub-bands (frequency not "
+			             "reported), limit 2 % (3 uplinks)");
 		fb_validate_free(h.v);
 	}
 	fb_validate_free(f.v);
+	fb_validate_free(g.v);
+}
+
+/* With the frequency the gateway reported, each EU868 sub-band has its own budget. */
+static void lorawan_duty_cycle_per_sub_band(void **state)
+{
+	(void)state;
+	/* SF12, 1.5 s on air every 100 s: 1.5 %, within the 2 % allowed when the frequency is not
+	 * known, over the 1 % of the sub-band when every frame is on 868.1 MHz; alternating with
+	 * 867.1 MHz (a CFList channel, another 1 % sub-band) each band sees 0.75 % */
+	static const struct { uint32_t freq[2]; bool passes; const char *needle; } cases[] = {
+		{ { 0, 0 }, true, "busiest: 1.5 % (limit 2 %) for 'noise-000001' in all sub-bands "
+		  "(frequency not reported)" },
+		{ { 868100000, 868100000 }, false, "'noise-000001': 1.5 % on air over 15m in the sub-band "
+		  "of 868.100 MHz, limit 1 % (10 uplinks)" },
+		{ { 868100000, 867100000 }, true, "busiest: 0.75 % (limit 1 %) for 'noise-000001' in the "
+		  "sub-band of 86" },
+		/* 869.525 MHz (RX2's, 10 %) and a frequency in no sub-band (0.1 %) */
+		{ { 869525000, 869525000 }, true, "busiest: 1.5 % (limit 10 %) for 'noise-000001' in the "
+		  "sub-band of 869.525 MHz" },
+		{ { 868650000, 868650000 }, false, "1.5 % on air over 15m in 868.650 MHz (in no EU868 "
+		  "sub-band), limit 0.1 %" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct feed f;
+		feed_init(&f, "noise", "lorawan", "binary", at("2026-06-01T10:00:00Z"));
+		for (uint32_t i = 0; i < 10; i++) {
+			f.freq_hz = cases[k].freq[i % 2];
+			uplink(&f, i, 1.5, 0, -1, 100 * FB_US_PER_S);
+		}
+		finish(&f);
+		const struct fb_validate_check *c = check(&f, "duty-cycle");
+		if (c->passed != cases[k].passes || !strstr(c->measured, cases[k].needle))
+			fail_msg("case %zu: duty-cycle %s: '%s', wanted %s with '%s'", k,
+			         c->passed ? "passed" : "failed", c->measured, cases[k].passes ? "pass" : "fail",
+			         cases[k].needle);
+		fb_validate_free(f.v);
+	}
+
+	/* join requests are on air too: a device rejoining every 20 s at SF12 (1.5 s) is over the
+	 * 1 % of 868.1 MHz's sub-band whatever its few uplinks do */
+	struct feed g;
+	feed_init(&g, "noise", "lorawan", "binary", at("2026-06-01T10:00:00Z"));
+	g.freq_hz = 868100000;
+	for (int i = 0; i < 6; i++)
+		uplink(&g, 0, 1.5, 0, 0x100 + i, 20 * FB_US_PER_S);
+	finish(&g);
+	assert_fails(&g, "duty-cycle", "7.5 % on air over 1m40s in the sub-band of 868.100 MHz");
 	fb_validate_free(g.v);
 }
 
@@ -906,6 +974,7 @@ int main(void)
 		cmocka_unit_test(lorawan_clean_device_passes),
 		cmocka_unit_test(lorawan_faults_are_named),
 		cmocka_unit_test(lorawan_duty_cycle_over_one_percent_fails),
+		cmocka_unit_test(lorawan_duty_cycle_per_sub_band),
 		cmocka_unit_test(modbus_map_failures),
 		cmocka_unit_test(modbus_warm_up_is_not_a_missing_field),
 		cmocka_unit_test(several_devices_are_tracked_apart),

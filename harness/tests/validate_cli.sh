@@ -56,8 +56,13 @@ expect_code 2 "bad counter" -- $FB validate --type streetlight --mqtt mqtt://127
 expect_err "unknown field 'activePowr' in --counter for type 'streetlight' \(did you mean 'activePower'\?\)" "counter field suggestion"
 expect_code 2 "unknown time zone" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --timezone Mars/Base
 expect_err "unknown time zone 'Mars/Base'" "time zone named"
-expect_code 2 "word order the poller cannot take" -- $FB validate --type noise --modbus 127.0.0.1:502 --order CDAB
-expect_err "put 'word_order: CDAB' in a --map file" "the way out named"
+expect_code 2 "unknown word order" -- $FB validate --type noise --modbus 127.0.0.1:502 --order ABDC
+expect_err "invalid --order 'ABDC': expected ABCD, CDAB, BADC or DCBA" "word orders named"
+for order in ABCD CDAB BADC dcba; do
+  expect_code 0 "word order $order accepted" -- $FB validate --type noise --modbus 127.0.0.1:502 --order $order --print-profile
+done
+expect_code 2 "--order without --modbus" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --order CDAB
+expect_err "--map and --order go with --modbus" "--order's source named"
 expect_code 2 "unknown option" -- $FB validate --type noise --mqtt mqtt://127.0.0.1:1883 --topik x
 expect_err "unknown option '--topik'" "unknown option named"
 
