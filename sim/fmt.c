@@ -52,12 +52,12 @@ size_t fb_fmt_fixed(double v, int decimals, char *buf)
 		decimals = 9;
 	double scaled = round(v * pow10_tab[decimals]);
 	if (fabs(scaled) >= 9.2e18) {        /* beyond int64: let the C library do it */
-		size_t n = 0;
 		char tmp[32];
 		int len = snprintf(tmp, sizeof tmp, "%.*f", decimals, v);
-		n = len > 0 && (size_t)len < sizeof tmp ? (size_t)len : 0;
-		memcpy(buf, tmp, n);
-		return n;
+		if (len <= 0 || (size_t)len >= sizeof tmp)   /* past ~1e30: still a number, with an exponent */
+			len = snprintf(tmp, sizeof tmp, "%.17g", v);
+		memcpy(buf, tmp, (size_t)len);
+		return (size_t)len;
 	}
 	int64_t m = (int64_t)scaled;
 	size_t n = 0;
@@ -103,8 +103,8 @@ static size_t fmt_value(const struct fb_field *f, double v, char *buf, int quote
 			buf[n++] = '"';
 		return n;
 	}
-	case FB_FIELD_INTEGER:
-		return fb_fmt_i64((int64_t)llround(v), buf);
+	case FB_FIELD_INTEGER:      /* as a NUMBER with no decimals: also right beyond int64 */
+		return fb_fmt_fixed(v, 0, buf);
 	case FB_FIELD_NUMBER:
 	default:
 		return fb_fmt_fixed(v, fb_fmt_decimals(f->resolution), buf);

@@ -137,6 +137,15 @@ static void test_fixed_formatting(void **state)
 	struct fb_field bo = { "on", "", FB_FIELD_BOOL, 0, 1, 0, NULL, false, NULL };
 	b[fb_fmt_value(&bo, 1, b)] = 0;
 	assert_string_equal(b, "true");
+	/* integers round half away from zero, and stay right beyond int64 */
+	struct fb_field in = { "count", "", FB_FIELD_INTEGER, 0, 1e20, 1, NULL, false, NULL };
+	b[fb_fmt_value(&in, -2.5, b)] = 0;
+	assert_string_equal(b, "-3");
+	b[fb_fmt_value(&in, 1e19, b)] = 0;
+	assert_string_equal(b, "10000000000000000000");
+	/* a value too long for fixed notation is still a JSON number */
+	b[fb_fmt_fixed(-1e300, 2, b)] = 0;
+	assert_string_equal(b, "-1.0000000000000001e+300");
 }
 
 int main(void)
