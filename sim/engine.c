@@ -42,8 +42,23 @@ static inline struct fleet_run *fleet_run_of(const struct fb_engine *e, uint32_t
 	return &e->fleets[lo];
 }
 
-static inline fb_time_us device_interval(const struct fb_engine *e, const struct fleet_run *fr,
-                                         uint32_t device)
+/* A device's record keeps everything an event touches together, so an event costs one cache
+ * miss, not one per array: its random stream, its sample count, its interval, then the model's
+ * state. */
+struct device_head {
+	struct fb_rng rng;          /* FB_RNG_VALUES */
+	uint32_t seq;
+	uint32_t interval_extra_s;  /* interval - fleet interval, whole seconds (drawn once) */
+};
+
+static inline struct device_head *device_rec(const struct fleet_run *fr, uint32_t device)
+{
+	return (struct device_head *)(fr->rec + (size_t)(device - fr->first) * fr->rec_size);
+}
+
+/* Each device of a fleet with an interval range draws its own interval once. */
+static fb_time_us draw_interval(const struct fb_engine *e, const struct fleet_run *fr,
+                                uint32_t device)
 {
 	if (!fr->interval_span_s)
 		return fr->fleet->interval_us;
@@ -51,17 +66,15 @@ static inline fb_time_us device_interval(const struct fb_engine *e, const struct
 	return fr->fleet->interval_us + (fb_time_us)(h % (uint64_t)(fr->interval_span_s + 1)) * FB_US_PER_S;
 }
 
-/* A device's record keeps everything an event touches together, so an event costs one cache
- * miss, not one per array: its random stream, its sample count, then the model's state. */
-struct device_head {
-	struct fb_rng rng;          /* FB_RNG_VALUES */
-	uint32_t seq;
-	uint32_t pad;
-};
-
-static inline struct device_head *device_rec(const struct fleet_run *fr, uint32_t device)
+static inline fb_time_us device_interval(const struct fb_engine *e, const struct fleet_run *fr,
+                                         uint32_t device)
 {
-	return (struct device_head *)(fr->rec + (size_t)(device - fr->first) * fr->rec_size);
+	if (!fr->interval_span_s)
+		return fr->fleet->interval_us;
+	if (fr->interval_span_s > UINT32_MAX)
+		return draw_interval(e, fr, device);
+	return fr->fleet->interval_us +
+	       (fb_time_us)device_rec(fr, device)->interval_extra_s * FB_US_PER_S;
 }
 
 static inline void make_ctx(struct fb_engine *e, struct fleet_run *fr, uint32_t device,
@@ -149,7 +162,11 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		const struct fb_model *m = fr->fleet->model;
 		for (uint32_t d = fr->first; d < fr->first + fr->count; d++) {
 			struct fb_device_ctx ctx;
-			fb_rng_init(&device_rec(fr, d)->rng, sc->seed, d, FB_RNG_VALUES);
+			struct device_head *h = device_rec(fr, d);
+			fb_rng_init(&h->rng, sc->seed, d, FB_RNG_VALUES);
+			if (fr->interval_span_s && fr->interval_span_s <= UINT32_MAX)
+				h->interval_extra_s = (uint32_t)((draw_interval(e, fr, d) - fr->fleet->interval_us) /
+				                                 FB_US_PER_S);
 			make_ctx(e, fr, d, &ctx);
 			if (m->init)
 				m->init(&ctx, device_state(fr, d), e->start);
@@ -198,31 +215,27 @@ void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
 	e->sink_arg = arg;
 }
 
-/* The next event is the least of the heads heap's second level, the main heap's second level
- * and the current ring's next entry: fetch those devices' records now, while this event runs,
- * so the next event does not start with a cache miss (with a million devices, the record of a
- * device is almost never in cache). */
+/* With a million devices, the record of a device is almost never in cache. When a ring of
+ * periodic events moves to its next head, that event is due only after every other ring's
+ * events in the meantime (hundreds of events later): fetch its device's record now, and it is
+ * in cache when the event runs. Aperiodic events (the heap) get the same for the heap's next
+ * level. */
 static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 {
 	uint32_t d = (uint32_t)(tie >> 32);
 	const struct fleet_run *fr = fleet_run_of(e, d);
-	__builtin_prefetch(device_rec(fr, d), 1, 0);
+	__builtin_prefetch(device_rec(fr, d), 1, 3);
 }
 
 static void prefetch_next(const struct fb_engine *e)
 {
 	const struct fb_queue *q = &e->q;
-	size_t n = q->heads_n < 9 ? q->heads_n : 9;
-	for (size_t i = 1; i < n; i++)
-		prefetch_device(e, q->head_keys[i].tie);
-	n = q->heap_n < 9 ? q->heap_n : 9;
+	const struct fb_event *rn = fb_queue_ring_next(q);
+	if (rn)
+		prefetch_device(e, rn->tie);
+	size_t n = q->heap_n < 9 ? q->heap_n : 9;
 	for (size_t i = 1; i < n; i++)
 		prefetch_device(e, q->heap[i].tie);
-	if (q->heads_n) {
-		const struct fb_fifo *f = &q->fifos[q->heads[0]];
-		if (f->n > 1)
-			prefetch_device(e, f->ring[(f->head + 1) & (f->cap - 1)].tie);
-	}
 }
 
 size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
@@ -235,7 +248,6 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		if (!top || top->t >= until)
 			break;
 		struct fb_event ev = *top;     /* rescheduled in place below, or popped */
-		prefetch_next(e);
 		uint32_t d = (uint32_t)(ev.tie >> 32);
 		struct fleet_run *fr = fleet_run_of(e, d);
 		const struct fb_model *m = fr->fleet->model;
@@ -276,6 +288,7 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 			fb_error("out of memory in the event queue");
 			break;
 		}
+		prefetch_next(e);
 	}
 	return ran;
 }
