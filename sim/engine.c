@@ -2,6 +2,7 @@
 #include <string.h>
 #include "sim/engine.h"
 #include "sim/log.h"
+#include "sim/mem.h"
 #include "sim/queue.h"
 
 /* A fleet's share of this shard. */
@@ -150,7 +151,7 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		fr->rec_size = sizeof(struct device_head) + ((f->model->state_size + 7) & ~(size_t)7);
 		if (f->interval_max_us > f->interval_us)
 			fr->interval_span_s = (f->interval_max_us - f->interval_us) / FB_US_PER_S;
-		if (!(fr->rec = calloc(fr->count, fr->rec_size)))
+		if (!(fr->rec = fb_mem_huge_alloc((size_t)fr->count * fr->rec_size)))
 			goto oom;
 	}
 	if (fb_queue_reserve(&e->q, 1024) ||
@@ -201,7 +202,7 @@ void fb_engine_free(struct fb_engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->nfleets; i++)
-		free(e->fleets[i].rec);
+		fb_mem_huge_free(e->fleets[i].rec, (size_t)e->fleets[i].count * e->fleets[i].rec_size);
 	free(e->fleets);
 	free(e->samples_by_fleet);
 	fb_queue_release(&e->q);
@@ -224,7 +225,9 @@ static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 {
 	uint32_t d = (uint32_t)(tie >> 32);
 	const struct fleet_run *fr = fleet_run_of(e, d);
-	__builtin_prefetch(device_rec(fr, d), 1, 3);
+	const char *rec = (const char *)device_rec(fr, d);
+	__builtin_prefetch(rec, 1, 3);
+	__builtin_prefetch(rec + fr->rec_size - 1, 1, 3);     /* a record may straddle two lines */
 }
 
 static void prefetch_next(const struct fb_engine *e)

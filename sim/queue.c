@@ -18,9 +18,7 @@ void fb_queue_init(struct fb_queue *q)
 
 void fb_queue_release(struct fb_queue *q)
 {
-	free(q->heap);
-	for (size_t i = 0; i < q->nfifos; i++)
-		free(q->fifos[i].ring);
+	fb_arena_release(&q->arena);       /* the heap and the rings */
 	free(q->fifos);
 	free(q->heads);
 	free(q->head_keys);
@@ -45,9 +43,28 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/* The heap lives in the arena: capacities are powers of two. */
+static int heap_grow(struct fb_queue *q, size_t need)
+{
+	if (need <= q->heap_cap)
+		return 0;
+	size_t n = q->heap_cap ? q->heap_cap : 64;
+	while (n < need)
+		n *= 2;
+	struct fb_event *h = fb_arena_alloc(&q->arena, n * sizeof *h);
+	if (!h)
+		return -1;
+	if (q->heap_n)
+		memcpy(h, q->heap, q->heap_n * sizeof *h);
+	fb_arena_free(&q->arena, q->heap, q->heap_cap * sizeof *h);
+	q->heap = h;
+	q->heap_cap = n;
+	return 0;
+}
+
 int fb_queue_reserve(struct fb_queue *q, size_t n)
 {
-	return grow((void **)&q->heap, &q->heap_cap, n, sizeof *q->heap);
+	return heap_grow(q, n);
 }
 
 /* ---- the main heap ---- */
@@ -94,16 +111,16 @@ static inline const struct fb_event *ring_tail(const struct fb_fifo *f)
 	return &f->ring[(f->head + f->n - 1) & (f->cap - 1)];
 }
 
-static int ring_append(struct fb_fifo *f, struct fb_event ev)
+static int ring_append(struct fb_arena *a, struct fb_fifo *f, struct fb_event ev)
 {
 	if (f->n == f->cap) {
 		size_t ncap = f->cap ? f->cap * 2 : 16;
-		struct fb_event *r = malloc(ncap * sizeof *r);
+		struct fb_event *r = fb_arena_alloc(a, ncap * sizeof *r);
 		if (!r)
 			return -1;
 		for (size_t i = 0; i < f->n; i++)
 			r[i] = f->ring[(f->head + i) & (f->cap - 1)];
-		free(f->ring);
+		fb_arena_free(a, f->ring, f->cap * sizeof *r);
 		f->ring = r;
 		f->head = 0;
 		f->cap = ncap;
@@ -347,7 +364,7 @@ int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
 			return -1;
 		struct fb_fifo *f = &q->fifos[fi];
 		if (f->n == 0) {
-			if (ring_append(f, ev))
+			if (ring_append(&q->arena, f, ev))
 				return -1;
 			f->key = ev;
 			head_insert(q, fi);
@@ -356,14 +373,14 @@ int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
 			return 0;
 		}
 		if (fb_event_less(ring_tail(f), &ev)) {
-			if (ring_append(f, ev))
+			if (ring_append(&q->arena, f, ev))
 				return -1;
 			q->count++;
 			return 0;     /* behind a head: the least event is unchanged */
 		}
 		/* Out of ring order (a first event, or back from an irregular interval): the heap. */
 	}
-	if (grow((void **)&q->heap, &q->heap_cap, q->heap_n + 1, sizeof *q->heap))
+	if (heap_grow(q, q->heap_n + 1))
 		return -1;
 	heap_up(q->heap, q->heap_n++, ev);
 	q->count++;

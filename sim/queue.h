@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "sim/fbtime.h"
+#include "sim/mem.h"
 
 struct fb_event {
 	fb_time_us t;
@@ -66,6 +67,7 @@ struct fb_queue {
 	int popped;                 /* an event was taken out: cal_base follows them */
 	int has_ring_next;
 	struct fb_event ring_next;  /* see fb_queue_ring_next() */
+	struct fb_arena arena;      /* the rings and the heap (huge pages: sim/mem.h) */
 };
 
 void fb_queue_init(struct fb_queue *q);
