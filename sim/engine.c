@@ -216,11 +216,9 @@ void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
 	e->sink_arg = arg;
 }
 
-/* With a million devices, the record of a device is almost never in cache. When a ring of
- * periodic events moves to its next head, that event is due only after every other ring's
- * events in the meantime (hundreds of events later): fetch its device's record now, and it is
- * in cache when the event runs. Aperiodic events (the heap) get the same for the heap's next
- * level. */
+/* With a million devices, the record of a device is almost never in cache: fetch the records
+ * of the events the queue announces as due within the next few milliseconds (a few dozen
+ * events ahead), and of the heap's next level for aperiodic events. */
 static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 {
 	uint32_t d = (uint32_t)(tie >> 32);
@@ -230,14 +228,16 @@ static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 	__builtin_prefetch(rec + fr->rec_size - 1, 1, 3);     /* a record may straddle two lines */
 }
 
-static void prefetch_next(const struct fb_engine *e)
+static void prefetch_next(struct fb_engine *e)
 {
-	const struct fb_queue *q = &e->q;
-	const struct fb_event *rn = fb_queue_ring_next(q);
-	if (rn)
-		prefetch_device(e, rn->tie);
-	size_t n = q->heap_n < 9 ? q->heap_n : 9;
-	for (size_t i = 1; i < n; i++)
+	struct fb_queue *q = &e->q;
+	const struct fb_event *up;
+	unsigned n = fb_queue_upcoming(q, &up);
+	for (unsigned i = 0; i < n; i++)
+		prefetch_device(e, up[i].tie);
+	fb_queue_upcoming_clear(q);
+	size_t nh = q->heap_n < 9 ? q->heap_n : 9;
+	for (size_t i = 1; i < nh; i++)
 		prefetch_device(e, q->heap[i].tie);
 }
 

@@ -127,22 +127,26 @@ static int ring_append(struct fb_arena *a, struct fb_fifo *f, struct fb_event ev
 	}
 	size_t at = (f->head + f->n) & (f->cap - 1);
 	f->ring[at] = ev;
-	/* The ring is written sequentially, but with hundreds of rings the hardware prefetcher
-	 * does not follow them all: fetch the line after next now. */
-	__builtin_prefetch(&f->ring[(at + 8) & (f->cap - 1)], 1, 3);
+	f->tail = ev;
+	if (f->n == 0)
+		f->key = ev;
+	else if (f->n == 1)
+		f->key2 = ev;
 	f->n++;
 	return 0;
 }
 
-/* Takes the head off a non-empty ring; f->key becomes the new head. */
+/* Takes the head off a non-empty ring; f->key becomes the new head. The ring's memory is read
+ * one entry ahead, into key2, so no decision waits for it. */
 static inline void ring_shift(struct fb_fifo *f, struct fb_event *out)
 {
-	*out = *ring_head(f);
+	*out = f->key;
 	f->head = (f->head + 1) & (f->cap - 1);
 	f->n--;
 	if (f->n) {
-		f->key = *ring_head(f);
-		__builtin_prefetch(&f->ring[(f->head + 8) & (f->cap - 1)], 0, 3);
+		f->key = f->key2;
+		if (f->n > 1)
+			f->key2 = f->ring[(f->head + 1) & (f->cap - 1)];
 	}
 }
 
@@ -215,6 +219,29 @@ static int cal_alloc(struct fb_queue *q)
 	return 0;
 }
 
+/* Ring f's head will soon be due: tell the caller, and fetch the ring lines its pop will read
+ * (the entry after next) and its device's re-append will write (the tail). */
+static inline void announce(struct fb_queue *q, const struct fb_fifo *f)
+{
+	if (q->nupcoming < FB_QUEUE_UPCOMING)
+		q->upcoming[q->nupcoming++] = f->key;
+	__builtin_prefetch(&f->ring[(f->head + 2) & (f->cap - 1)], 0, 3);
+	__builtin_prefetch(&f->ring[(f->head + f->n) & (f->cap - 1)], 1, 3);
+}
+
+/* Announces the heads of the buckets that came within FB_QUEUE_CAL_AHEAD of the least. */
+static void cal_look_ahead(struct fb_queue *q)
+{
+	int64_t limit = q->cal_min + FB_QUEUE_CAL_AHEAD;
+	if (q->ahead_bucket < q->cal_min)
+		q->ahead_bucket = q->cal_min;
+	for (; q->ahead_bucket <= limit; q->ahead_bucket++) {
+		size_t slot = (size_t)q->ahead_bucket & (NB - 1);
+		for (int32_t fi = q->cal_first[slot]; fi >= 0; fi = q->fifos[fi].cal_next)
+			announce(q, &q->fifos[fi]);
+	}
+}
+
 /* Files ring fi (non-empty, key set) in the calendar; 0 if it belongs in the heads heap. */
 static int cal_insert(struct fb_queue *q, uint32_t fi)
 {
@@ -237,6 +264,8 @@ static int cal_insert(struct fb_queue *q, uint32_t fi)
 	f->cal_next = *link;
 	*link = (int32_t)fi;
 	f->in_cal = 1;
+	if (b < q->ahead_bucket)
+		announce(q, f);       /* its bucket was announced already */
 	q->cal_bits[slot / 64] |= (uint64_t)1 << (slot % 64);
 	if (!q->cal_n++ || b < q->cal_min)
 		q->cal_min = b;
@@ -366,13 +395,12 @@ int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
 		if (f->n == 0) {
 			if (ring_append(&q->arena, f, ev))
 				return -1;
-			f->key = ev;
 			head_insert(q, fi);
 			q->count++;
 			update_top(q);
 			return 0;
 		}
-		if (fb_event_less(ring_tail(f), &ev)) {
+		if (fb_event_less(&f->tail, &ev)) {
 			if (ring_append(&q->arena, f, ev))
 				return -1;
 			q->count++;
@@ -392,7 +420,6 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
 {
 	if (!q->top)
 		return -1;
-	q->has_ring_next = 0;
 	q->popped = 1;
 	if (q->top_src == TOP_HEAP) {
 		*out = q->heap[0];
@@ -420,10 +447,8 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
 	} else if (f->n) {
 		head_insert(q, fi);
 	}
-	if (f->n) {
-		q->has_ring_next = 1;
-		q->ring_next = f->key;
-	}
+	if (q->cal_n)
+		cal_look_ahead(q);
 	q->count--;
 	update_top(q);
 	return 0;
@@ -439,10 +464,9 @@ int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us peri
 			if (find_fifo(q, period_us, &fi))
 				return -1;
 			const struct fb_fifo *f = &q->fifos[fi];
-			to_ring = f->n == 0 || fb_event_less(ring_tail(f), &ev);
+			to_ring = f->n == 0 || fb_event_less(&f->tail, &ev);
 		}
 		if (!to_ring) {
-			q->has_ring_next = 0;
 			heap_down(q->heap, q->heap_n, 0, ev);
 			update_top(q);
 			return 0;
@@ -473,7 +497,8 @@ int fb_queue_validate(const struct fb_queue *q)
 		if (!f->n)
 			continue;
 		nonempty++;
-		if (!same_event(&f->key, ring_head(f)))
+		if (!same_event(&f->key, ring_head(f)) || !same_event(&f->tail, ring_tail(f)) ||
+		    (f->n > 1 && !same_event(&f->key2, &f->ring[(f->head + 1) & (f->cap - 1)])))
 			return -7;
 		if (!least || fb_event_less(&f->key, least))
 			least = &f->key;

@@ -36,13 +36,17 @@ struct fb_fifo {
 	struct fb_event *ring;
 	size_t head, n, cap;        /* cap is a power of two */
 	size_t pos;                 /* index in the heads heap while non-empty and not in_cal */
-	struct fb_event key;        /* copy of the head event while non-empty */
+	struct fb_event key;        /* copies of the head event (n >= 1), the one after it (n >= 2) */
+	struct fb_event key2;       /* and the tail (n >= 1): the queue's decisions read these, */
+	struct fb_event tail;       /* never the ring itself, whose lines are rarely in cache */
 	int32_t cal_next;           /* next ring in the same calendar bucket, -1 at the end */
 	int32_t in_cal;             /* 1: the head is in the calendar, 0: in the heads heap */
 };
 
 #define FB_QUEUE_CAL_BUCKETS 4096           /* power of two */
 #define FB_QUEUE_CAL_WIDTH_US 1000          /* engine times are whole milliseconds */
+#define FB_QUEUE_CAL_AHEAD 8                /* buckets announced ahead of the least */
+#define FB_QUEUE_UPCOMING 32
 
 struct fb_queue {
 	struct fb_event *heap;      /* 8-ary heap of aperiodic events */
@@ -65,8 +69,9 @@ struct fb_queue {
 	const struct fb_event *top; /* the least event, NULL when empty */
 	int top_src;                /* where it is: 0 heap, 1 heads heap, 2 calendar */
 	int popped;                 /* an event was taken out: cal_base follows them */
-	int has_ring_next;
-	struct fb_event ring_next;  /* see fb_queue_ring_next() */
+	int64_t ahead_bucket;       /* the next calendar bucket whose heads are announced */
+	unsigned nupcoming;
+	struct fb_event upcoming[FB_QUEUE_UPCOMING];    /* see fb_queue_upcoming() */
 	struct fb_arena arena;      /* the rings and the heap (huge pages: sim/mem.h) */
 };
 
@@ -86,13 +91,17 @@ int fb_queue_pop(struct fb_queue *q, struct fb_event *out);
  * takes the root's place and sifts down once (libev's timers_reify re-arm), instead of a pop
  * and a push. Returns 0, or -1 when empty or out of memory. */
 int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us period_us);
-/* After a pop or replace_top that took the least event off a ring: that ring's new head, the
- * next event it will yield, else NULL. A caller can start fetching what that event needs long
- * before it is due. Valid until the queue next changes. */
-static inline const struct fb_event *fb_queue_ring_next(const struct fb_queue *q)
+/* Events that will soon be due: each ring head in the calendar is announced once, when it
+ * comes within FB_QUEUE_CAL_AHEAD buckets of the least (a few dozen events ahead at a million
+ * devices), so the caller can fetch what those events will need while others run; the queue
+ * fetches the ring lines they will touch. A hint only: heap events are not announced and the
+ * list keeps the first FB_QUEUE_UPCOMING. The caller empties it with fb_queue_upcoming_clear(). */
+static inline unsigned fb_queue_upcoming(const struct fb_queue *q, const struct fb_event **list)
 {
-	return q->has_ring_next ? &q->ring_next : NULL;
+	*list = q->upcoming;
+	return q->nupcoming;
 }
+static inline void fb_queue_upcoming_clear(struct fb_queue *q) { q->nupcoming = 0; }
 static inline size_t fb_queue_size(const struct fb_queue *q) { return q->count; }
 /* 0 when every invariant holds (heap order, ring order, heads heap and positions, calendar
  * buckets, the cached least event). */
