@@ -385,35 +385,45 @@ static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
 	return 0;
 }
 
-int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
+static int push_heap(struct fb_queue *q, struct fb_event ev)
 {
-	if (period_us > 0) {
-		uint32_t fi;
-		if (find_fifo(q, period_us, &fi))
-			return -1;
-		struct fb_fifo *f = &q->fifos[fi];
-		if (f->n == 0) {
-			if (ring_append(&q->arena, f, ev))
-				return -1;
-			head_insert(q, fi);
-			q->count++;
-			update_top(q);
-			return 0;
-		}
-		if (fb_event_less(&f->tail, &ev)) {
-			if (ring_append(&q->arena, f, ev))
-				return -1;
-			q->count++;
-			return 0;     /* behind a head: the least event is unchanged */
-		}
-		/* Out of ring order (a first event, or back from an irregular interval): the heap. */
-	}
 	if (heap_grow(q, q->heap_n + 1))
 		return -1;
 	heap_up(q->heap, q->heap_n++, ev);
 	q->count++;
 	update_top(q);
 	return 0;
+}
+
+/* The fast path when ev sorts after ring fi's tail; the heap otherwise (a first event, or back
+ * from an irregular interval), so order is always exact. */
+static int push_ring(struct fb_queue *q, uint32_t fi, struct fb_event ev)
+{
+	struct fb_fifo *f = &q->fifos[fi];
+	if (f->n == 0) {
+		if (ring_append(&q->arena, f, ev))
+			return -1;
+		head_insert(q, fi);
+		q->count++;
+		update_top(q);
+		return 0;
+	}
+	if (!fb_event_less(&f->tail, &ev))
+		return push_heap(q, ev);
+	if (ring_append(&q->arena, f, ev))
+		return -1;
+	q->count++;
+	return 0;     /* behind a head: the least event is unchanged */
+}
+
+int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)
+{
+	uint32_t fi;
+	if (period_us <= 0)
+		return push_heap(q, ev);
+	if (find_fifo(q, period_us, &fi))
+		return -1;
+	return push_ring(q, fi, ev);
 }
 
 int fb_queue_pop(struct fb_queue *q, struct fb_event *out)
@@ -472,9 +482,15 @@ int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us peri
 			return 0;
 		}
 	}
+	/* A device with a fixed interval goes back to the ring it came from: no period lookup. */
+	int from_ring = q->top_src != TOP_HEAP;
+	uint32_t fi = q->top_src == TOP_HEADS ? q->heads[0] :
+	              q->top_src == TOP_CAL ? (uint32_t)q->cal_first[(size_t)q->cal_min & (NB - 1)] : 0;
 	struct fb_event dropped;
 	if (fb_queue_pop(q, &dropped))
 		return -1;
+	if (from_ring && period_us > 0 && q->fifos[fi].period == period_us)
+		return push_ring(q, fi, ev);
 	return fb_queue_push(q, ev, period_us);
 }
 
