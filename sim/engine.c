@@ -225,7 +225,8 @@ static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 	const struct fleet_run *fr = fleet_run_of(e, d);
 	const char *rec = (const char *)device_rec(fr, d);
 	__builtin_prefetch(rec, 1, 3);
-	__builtin_prefetch(rec + fr->rec_size - 1, 1, 3);     /* a record may straddle two lines */
+	if (((uintptr_t)rec & 63) + fr->rec_size > 64)
+		__builtin_prefetch(rec + fr->rec_size - 1, 1, 3);     /* it straddles two lines */
 }
 
 static void prefetch_next(struct fb_engine *e)

@@ -28,21 +28,6 @@ void fb_queue_release(struct fb_queue *q)
 	memset(q, 0, sizeof *q);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *np = realloc(*p, n * size);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = n;
-	return 0;
-}
-
 /* The heap lives in the arena: capacities are powers of two. */
 static int heap_grow(struct fb_queue *q, size_t need)
 {
@@ -114,20 +99,22 @@ static inline const struct fb_event *ring_tail(const struct fb_fifo *f)
 static int ring_append(struct fb_arena *a, struct fb_fifo *f, struct fb_event ev)
 {
 	if (f->n == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 16;
+		if (f->cap >= (uint32_t)1 << 31)
+			return -1;
+		uint32_t ncap = f->cap ? f->cap * 2 : 16;
 		struct fb_event *r = fb_arena_alloc(a, ncap * sizeof *r);
 		if (!r)
 			return -1;
-		for (size_t i = 0; i < f->n; i++)
+		for (uint32_t i = 0; i < f->n; i++)
 			r[i] = f->ring[(f->head + i) & (f->cap - 1)];
-		fb_arena_free(a, f->ring, f->cap * sizeof *r);
+		fb_arena_free(a, f->ring, (size_t)f->cap * sizeof *r);
 		f->ring = r;
 		f->head = 0;
 		f->cap = ncap;
 	}
-	size_t at = (f->head + f->n) & (f->cap - 1);
+	uint32_t at = (f->head + f->n) & (f->cap - 1);
 	f->ring[at] = ev;
-	f->tail = ev;
+	f->tail_t = ev.t;
 	if (f->n == 0)
 		f->key = ev;
 	else if (f->n == 1)
@@ -263,7 +250,6 @@ static int cal_insert(struct fb_queue *q, uint32_t fi)
 	}
 	f->cal_next = *link;
 	*link = (int32_t)fi;
-	f->in_cal = 1;
 	if (b < q->ahead_bucket)
 		announce(q, f);       /* its bucket was announced already */
 	q->cal_bits[slot / 64] |= (uint64_t)1 << (slot % 64);
@@ -293,7 +279,6 @@ static uint32_t cal_take_min(struct fb_queue *q)
 	uint32_t fi = (uint32_t)q->cal_first[slot];
 	struct fb_fifo *f = &q->fifos[fi];
 	q->cal_first[slot] = f->cal_next;
-	f->in_cal = 0;
 	q->cal_n--;
 	if (f->cal_next < 0) {
 		q->cal_bits[slot / 64] &= ~((uint64_t)1 << (slot % 64));
@@ -308,7 +293,6 @@ static void head_insert(struct fb_queue *q, uint32_t fi)
 {
 	if (cal_insert(q, fi))
 		return;
-	q->fifos[fi].in_cal = 0;
 	q->heads_n++;
 	heads_up(q, q->heads_n - 1, fi);
 }
@@ -335,6 +319,23 @@ static void update_top(struct fb_queue *q)
 }
 
 /* ---- the queue ---- */
+
+/* One more ring; the array stays aligned on cache lines. */
+static int fifos_grow(struct fb_queue *q)
+{
+	if (q->nfifos < q->fifos_cap)
+		return 0;
+	size_t n = q->fifos_cap ? q->fifos_cap * 2 : 64;
+	struct fb_fifo *f = aligned_alloc(64, n * sizeof *f);
+	if (!f)
+		return -1;
+	if (q->nfifos)
+		memcpy(f, q->fifos, q->nfifos * sizeof *f);
+	free(q->fifos);
+	q->fifos = f;
+	q->fifos_cap = n;
+	return 0;
+}
 
 static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
 {
@@ -364,8 +365,7 @@ static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
 		}
 		h = (h + 1) & mask;
 	}
-	if (cal_alloc(q) ||
-	    grow((void **)&q->fifos, &q->fifos_cap, q->nfifos + 1, sizeof *q->fifos))
+	if (cal_alloc(q) || fifos_grow(q))
 		return -1;
 	size_t hcap = q->fifos_cap;
 	uint32_t *heads = realloc(q->heads, hcap * sizeof *heads);
@@ -383,6 +383,12 @@ static int find_fifo(struct fb_queue *q, fb_time_us period, uint32_t *out)
 	q->period_slots[h] = (int32_t)q->nfifos;
 	*out = (uint32_t)q->nfifos++;
 	return 0;
+}
+
+/* Does ev sort after the non-empty ring's tail? Its time decides but for a tie. */
+static inline int tail_before(const struct fb_fifo *f, const struct fb_event *ev)
+{
+	return f->tail_t < ev->t || (f->tail_t == ev->t && fb_event_less(ring_tail(f), ev));
 }
 
 static int push_heap(struct fb_queue *q, struct fb_event ev)
@@ -408,7 +414,7 @@ static int push_ring(struct fb_queue *q, uint32_t fi, struct fb_event ev)
 		update_top(q);
 		return 0;
 	}
-	if (!fb_event_less(&f->tail, &ev))
+	if (!tail_before(f, &ev))
 		return push_heap(q, ev);
 	if (ring_append(&q->arena, f, ev))
 		return -1;
@@ -474,7 +480,7 @@ int fb_queue_replace_top(struct fb_queue *q, struct fb_event ev, fb_time_us peri
 			if (find_fifo(q, period_us, &fi))
 				return -1;
 			const struct fb_fifo *f = &q->fifos[fi];
-			to_ring = f->n == 0 || fb_event_less(&f->tail, &ev);
+			to_ring = f->n == 0 || tail_before(f, &ev);
 		}
 		if (!to_ring) {
 			heap_down(q->heap, q->heap_n, 0, ev);
@@ -507,21 +513,21 @@ int fb_queue_validate(const struct fb_queue *q)
 		if (fb_event_less(&q->heap[i], &q->heap[(i - 1) / D]))
 			return -1;
 	size_t nonempty = 0, in_cal = 0;
+	if ((uintptr_t)q->fifos % 64)
+		return -13;
 	for (size_t fi = 0; fi < q->nfifos; fi++) {
 		const struct fb_fifo *f = &q->fifos[fi];
 		total += f->n;
 		if (!f->n)
 			continue;
 		nonempty++;
-		if (!same_event(&f->key, ring_head(f)) || !same_event(&f->tail, ring_tail(f)) ||
+		if (!same_event(&f->key, ring_head(f)) || f->tail_t != ring_tail(f)->t ||
 		    (f->n > 1 && !same_event(&f->key2, &f->ring[(f->head + 1) & (f->cap - 1)])))
 			return -7;
 		if (!least || fb_event_less(&f->key, least))
 			least = &f->key;
-		if (f->in_cal)
-			in_cal++;
-		else if (f->pos >= q->heads_n || q->heads[f->pos] != fi)
-			return -2;
+		if (f->pos >= q->heads_n || q->heads[f->pos] != fi)
+			in_cal++;     /* not in the heads heap: the calendar walk below must find it */
 		for (size_t i = 1; i < f->n; i++)
 			if (!fb_event_less(&f->ring[(f->head + i - 1) & (f->cap - 1)],
 			                   &f->ring[(f->head + i) & (f->cap - 1)]))
@@ -547,7 +553,8 @@ int fb_queue_validate(const struct fb_queue *q)
 		for (int32_t fi = q->cal_first[slot]; fi >= 0; fi = q->fifos[fi].cal_next) {
 			const struct fb_fifo *f = &q->fifos[fi];
 			int64_t b = bucket_of(f->key.t);
-			if (!f->in_cal || !f->n || ((size_t)b & (NB - 1)) != slot ||
+			if ((f->pos < q->heads_n && q->heads[f->pos] == (uint32_t)fi) || !f->n ||
+			    ((size_t)b & (NB - 1)) != slot ||
 			    b < q->cal_base || b - q->cal_base >= NB || ++listed > q->cal_n)
 				return -9;
 			if (prev && !fb_event_less(prev, &f->key))

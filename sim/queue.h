@@ -30,17 +30,20 @@ static inline int fb_event_less(const struct fb_event *a, const struct fb_event 
 	return a->t < b->t || (a->t == b->t && a->tie < b->tie);
 }
 
-/* One ring of events that recur with the same period, in event order. */
+/* One ring of events that recur with the same period, in event order. What an event touches
+ * fills the first cache line (the array is aligned on lines); the queue's decisions read the
+ * copies of the head, the next and the tail's time kept here, never the ring itself, whose
+ * lines are rarely in cache. */
 struct fb_fifo {
-	fb_time_us period;
+	_Alignas(64) struct fb_event key;   /* the head event (n >= 1) */
+	struct fb_event key2;       /* the one after it (n >= 2) */
 	struct fb_event *ring;
-	size_t head, n, cap;        /* cap is a power of two */
-	size_t pos;                 /* index in the heads heap while non-empty and not in_cal */
-	struct fb_event key;        /* copies of the head event (n >= 1), the one after it (n >= 2) */
-	struct fb_event key2;       /* and the tail (n >= 1): the queue's decisions read these, */
-	struct fb_event tail;       /* never the ring itself, whose lines are rarely in cache */
+	fb_time_us tail_t;          /* the tail event's time (n >= 1) */
+	uint32_t head, n, cap;      /* cap is a power of two */
 	int32_t cal_next;           /* next ring in the same calendar bucket, -1 at the end */
-	int32_t in_cal;             /* 1: the head is in the calendar, 0: in the heads heap */
+	/* second line: */
+	fb_time_us period;
+	size_t pos;                 /* index in the heads heap while its head is there */
 };
 
 #define FB_QUEUE_CAL_BUCKETS 4096           /* power of two */
