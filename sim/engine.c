@@ -105,17 +105,23 @@ static inline fb_time_us ceil_ms(fb_time_us t)
 	return r ? t + (FB_US_PER_MS - r) : t;
 }
 
-static int cmp_event(const void *a, const void *b)
+/* A device's first event, with the period it recurs with (0: the model decides). */
+struct first_event {
+	struct fb_event ev;
+	fb_time_us period;
+};
+
+static int cmp_first(const void *a, const void *b)
 {
-	const struct fb_event *x = a, *y = b;
-	return fb_event_less(x, y) ? -1 : fb_event_less(y, x) ? 1 : 0;
+	const struct first_event *x = a, *y = b;
+	return fb_event_less(&x->ev, &y->ev) ? -1 : fb_event_less(&y->ev, &x->ev) ? 1 : 0;
 }
 
 struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_index,
                                 uint32_t shard_count, fb_time_us start, fb_time_us duration)
 {
 	struct fb_engine *e = calloc(1, sizeof *e);
-	struct fb_event *initial = NULL;
+	struct first_event *initial = NULL;
 	if (!e)
 		goto oom;
 	e->sc = sc;
@@ -174,19 +180,19 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 			/* First sample: a device-specific phase within its interval (shard-invariant). */
 			double u = fb_unit(fb_hash64(sc->seed, d, FB_RNG_SCHEDULE, 0));
 			fb_time_us t = ceil_ms(e->start + (fb_time_us)(u * (double)ctx.interval_us));
-			if (t < e->end)
-				initial[ninitial++] = (struct fb_event){ t, (uint64_t)d << 32 };
+			fb_time_us period = m->next_time ? 0 : ctx.interval_us;
+			if (t >= e->end)
+				continue;
+			initial[ninitial++] = (struct first_event){ { t, (uint64_t)d << 32 }, period };
+			if (fb_queue_expect(&e->q, period, 1))
+				goto oom;
 		}
 	}
 	/* Pushed in event order, every first event lands on its period's ring (the fast path). */
-	qsort(initial, ninitial, sizeof *initial, cmp_event);
-	for (size_t i = 0; i < ninitial; i++) {
-		uint32_t d = (uint32_t)(initial[i].tie >> 32);
-		struct fleet_run *fr = fleet_run_of(e, d);
-		fb_time_us period = fr->fleet->model->next_time ? 0 : device_interval(e, fr, d);
-		if (fb_queue_push(&e->q, initial[i], period))
+	qsort(initial, ninitial, sizeof *initial, cmp_first);
+	for (size_t i = 0; i < ninitial; i++)
+		if (fb_queue_push(&e->q, initial[i].ev, initial[i].period))
 			goto oom;
-	}
 	free(initial);
 	return e;
 oom:

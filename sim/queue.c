@@ -102,6 +102,8 @@ static int ring_append(struct fb_arena *a, struct fb_fifo *f, struct fb_event ev
 		if (f->cap >= (uint32_t)1 << 31)
 			return -1;
 		uint32_t ncap = f->cap ? f->cap * 2 : 16;
+		while (ncap < f->expected && ncap < (uint32_t)1 << 31)
+			ncap *= 2;
 		struct fb_event *r = fb_arena_alloc(a, ncap * sizeof *r);
 		if (!r)
 			return -1;
@@ -420,6 +422,17 @@ static int push_ring(struct fb_queue *q, uint32_t fi, struct fb_event ev)
 		return -1;
 	q->count++;
 	return 0;     /* behind a head: the least event is unchanged */
+}
+
+int fb_queue_expect(struct fb_queue *q, fb_time_us period_us, size_t n)
+{
+	uint32_t fi;
+	if (period_us <= 0)
+		return 0;
+	if (find_fifo(q, period_us, &fi))
+		return -1;
+	q->fifos[fi].expected += n;
+	return 0;
 }
 
 int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us)

@@ -44,6 +44,7 @@ struct fb_fifo {
 	/* second line: */
 	fb_time_us period;
 	size_t pos;                 /* index in the heads heap while its head is there */
+	size_t expected;            /* events announced by fb_queue_expect() */
 };
 
 #define FB_QUEUE_CAL_BUCKETS 4096           /* power of two */
@@ -86,6 +87,10 @@ int fb_queue_reserve(struct fb_queue *q, size_t n);
  * fast path when it sorts after that ring's tail (it falls back to the heap otherwise, so order
  * is always exact). Returns 0 or -1 (out of memory). */
 int fb_queue_push(struct fb_queue *q, struct fb_event ev, fb_time_us period_us);
+/* Says that n events with this period are coming: their ring is then allocated once at its
+ * size instead of doubling its way there (a million devices' first events). Returns 0 or -1
+ * (out of memory). */
+int fb_queue_expect(struct fb_queue *q, fb_time_us period_us, size_t n);
 /* The least event, or NULL when empty. Valid until the queue next changes. */
 static inline const struct fb_event *fb_queue_peek(const struct fb_queue *q) { return q->top; }
 /* Removes the least event into *out; returns 0, or -1 when empty. */
