@@ -224,7 +224,7 @@ void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
 
 /* With a million devices, the record of a device is almost never in cache: fetch the records
  * of the events the queue announces as due within the next few milliseconds (a few dozen
- * events ahead), and of the heap's next level for aperiodic events. */
+ * events ahead), and for aperiodic events that of the one after next in the heap. */
 static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 {
 	uint32_t d = (uint32_t)(tie >> 32);
@@ -243,9 +243,15 @@ static void prefetch_next(struct fb_engine *e)
 	for (unsigned i = 0; i < n; i++)
 		prefetch_device(e, up[i].tie);
 	fb_queue_upcoming_clear(q);
+	/* The heap's root runs next (if a ring does not); the least of its children after it. */
 	size_t nh = q->heap_n < 9 ? q->heap_n : 9;
-	for (size_t i = 1; i < nh; i++)
-		prefetch_device(e, q->heap[i].tie);
+	if (nh > 1) {
+		size_t best = 1;
+		for (size_t i = 2; i < nh; i++)
+			if (fb_event_less(&q->heap[i], &q->heap[best]))
+				best = i;
+		prefetch_device(e, q->heap[best].tie);
+	}
 }
 
 size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
