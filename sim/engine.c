@@ -3,6 +3,7 @@
 #include "sim/engine.h"
 #include "sim/fault.h"
 #include "sim/log.h"
+#include "sim/mem.h"
 #include "sim/queue.h"
 
 /* A fleet's share of this shard. */
@@ -44,8 +45,23 @@ static inline struct fleet_run *fleet_run_of(const struct fb_engine *e, uint32_t
 	return &e->fleets[lo];
 }
 
-static inline fb_time_us device_interval(const struct fb_engine *e, const struct fleet_run *fr,
-                                         uint32_t device)
+/* A device's record keeps everything an event touches together, so an event costs one cache
+ * miss, not one per array: its random stream, its sample count, its interval, then the model's
+ * state. */
+struct device_head {
+	struct fb_rng rng;          /* FB_RNG_VALUES */
+	uint32_t seq;
+	uint32_t interval_extra_s;  /* interval - fleet interval, whole seconds (drawn once) */
+};
+
+static inline struct device_head *device_rec(const struct fleet_run *fr, uint32_t device)
+{
+	return (struct device_head *)(fr->rec + (size_t)(device - fr->first) * fr->rec_size);
+}
+
+/* Each device of a fleet with an interval range draws its own interval once. */
+static fb_time_us draw_interval(const struct fb_engine *e, const struct fleet_run *fr,
+                                uint32_t device)
 {
 	if (!fr->interval_span_s)
 		return fr->fleet->interval_us;
@@ -53,17 +69,15 @@ static inline fb_time_us device_interval(const struct fb_engine *e, const struct
 	return fr->fleet->interval_us + (fb_time_us)(h % (uint64_t)(fr->interval_span_s + 1)) * FB_US_PER_S;
 }
 
-/* A device's record keeps everything an event touches together, so an event costs one cache
- * miss, not one per array: its random stream, its sample count, then the model's state. */
-struct device_head {
-	struct fb_rng rng;          /* FB_RNG_VALUES */
-	uint32_t seq;
-	uint32_t pad;
-};
-
-static inline struct device_head *device_rec(const struct fleet_run *fr, uint32_t device)
+static inline fb_time_us device_interval(const struct fb_engine *e, const struct fleet_run *fr,
+                                         uint32_t device)
 {
-	return (struct device_head *)(fr->rec + (size_t)(device - fr->first) * fr->rec_size);
+	if (!fr->interval_span_s)
+		return fr->fleet->interval_us;
+	if (fr->interval_span_s > UINT32_MAX)
+		return draw_interval(e, fr, device);
+	return fr->fleet->interval_us +
+	       (fb_time_us)device_rec(fr, device)->interval_extra_s * FB_US_PER_S;
 }
 
 static inline void make_ctx(struct fb_engine *e, struct fleet_run *fr, uint32_t device,
@@ -93,17 +107,23 @@ static inline fb_time_us ceil_ms(fb_time_us t)
 	return r ? t + (FB_US_PER_MS - r) : t;
 }
 
-static int cmp_event(const void *a, const void *b)
+/* A device's first event, with the period it recurs with (0: the model decides). */
+struct first_event {
+	struct fb_event ev;
+	fb_time_us period;
+};
+
+static int cmp_first(const void *a, const void *b)
 {
-	const struct fb_event *x = a, *y = b;
-	return fb_event_less(x, y) ? -1 : fb_event_less(y, x) ? 1 : 0;
+	const struct first_event *x = a, *y = b;
+	return fb_event_less(&x->ev, &y->ev) ? -1 : fb_event_less(&y->ev, &x->ev) ? 1 : 0;
 }
 
 struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_index,
                                 uint32_t shard_count, fb_time_us start, fb_time_us duration)
 {
 	struct fb_engine *e = calloc(1, sizeof *e);
-	struct fb_event *initial = NULL;
+	struct first_event *initial = NULL;
 	if (!e)
 		goto oom;
 	e->sc = sc;
@@ -149,7 +169,7 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		fr->rec_size = sizeof(struct device_head) + ((f->model->state_size + 7) & ~(size_t)7);
 		if (f->interval_max_us > f->interval_us)
 			fr->interval_span_s = (f->interval_max_us - f->interval_us) / FB_US_PER_S;
-		if (!(fr->rec = calloc(fr->count, fr->rec_size)))
+		if (!(fr->rec = fb_mem_huge_alloc((size_t)fr->count * fr->rec_size)))
 			goto oom;
 	}
 	if (fb_queue_reserve(&e->q, 1024) ||
@@ -161,26 +181,30 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 		const struct fb_model *m = fr->fleet->model;
 		for (uint32_t d = fr->first; d < fr->first + fr->count; d++) {
 			struct fb_device_ctx ctx;
-			fb_rng_init(&device_rec(fr, d)->rng, sc->seed, d, FB_RNG_VALUES);
+			struct device_head *h = device_rec(fr, d);
+			fb_rng_init(&h->rng, sc->seed, d, FB_RNG_VALUES);
+			if (fr->interval_span_s && fr->interval_span_s <= UINT32_MAX)
+				h->interval_extra_s = (uint32_t)((draw_interval(e, fr, d) - fr->fleet->interval_us) /
+				                                 FB_US_PER_S);
 			make_ctx(e, fr, d, &ctx);
 			if (m->init)
 				m->init(&ctx, device_state(fr, d), e->start);
 			/* First sample: a device-specific phase within its interval (shard-invariant). */
 			double u = fb_unit(fb_hash64(sc->seed, d, FB_RNG_SCHEDULE, 0));
 			fb_time_us t = ceil_ms(e->start + (fb_time_us)(u * (double)ctx.interval_us));
-			if (t < e->end)
-				initial[ninitial++] = (struct fb_event){ t, (uint64_t)d << 32 };
+			fb_time_us period = m->next_time ? 0 : ctx.interval_us;
+			if (t >= e->end)
+				continue;
+			initial[ninitial++] = (struct first_event){ { t, (uint64_t)d << 32 }, period };
+			if (fb_queue_expect(&e->q, period, 1))
+				goto oom;
 		}
 	}
 	/* Pushed in event order, every first event lands on its period's ring (the fast path). */
-	qsort(initial, ninitial, sizeof *initial, cmp_event);
-	for (size_t i = 0; i < ninitial; i++) {
-		uint32_t d = (uint32_t)(initial[i].tie >> 32);
-		struct fleet_run *fr = fleet_run_of(e, d);
-		fb_time_us period = fr->fleet->model->next_time ? 0 : device_interval(e, fr, d);
-		if (fb_queue_push(&e->q, initial[i], period))
+	qsort(initial, ninitial, sizeof *initial, cmp_first);
+	for (size_t i = 0; i < ninitial; i++)
+		if (fb_queue_push(&e->q, initial[i].ev, initial[i].period))
 			goto oom;
-	}
 	free(initial);
 	return e;
 oom:
@@ -196,7 +220,7 @@ void fb_engine_free(struct fb_engine *e)
 	if (!e)
 		return;
 	for (size_t i = 0; i < e->nfleets; i++)
-		free(e->fleets[i].rec);
+		fb_mem_huge_free(e->fleets[i].rec, (size_t)e->fleets[i].count * e->fleets[i].rec_size);
 	free(e->fleets);
 	free(e->samples_by_fleet);
 	fb_queue_release(&e->q);
@@ -211,30 +235,35 @@ void fb_engine_set_sink(struct fb_engine *e, fb_sample_fn fn, void *arg)
 	e->sink_arg = arg;
 }
 
-/* The next event is the least of the heads heap's second level, the main heap's second level
- * and the current ring's next entry: fetch those devices' records now, while this event runs,
- * so the next event does not start with a cache miss (with a million devices, the record of a
- * device is almost never in cache). */
+/* With a million devices, the record of a device is almost never in cache: fetch the records
+ * of the events the queue announces as due within the next few milliseconds (a few dozen
+ * events ahead), and for aperiodic events that of the one after next in the heap. */
 static inline void prefetch_device(const struct fb_engine *e, uint64_t tie)
 {
 	uint32_t d = (uint32_t)(tie >> 32);
 	const struct fleet_run *fr = fleet_run_of(e, d);
-	__builtin_prefetch(device_rec(fr, d), 1, 0);
+	const char *rec = (const char *)device_rec(fr, d);
+	__builtin_prefetch(rec, 1, 3);
+	if (((uintptr_t)rec & 63) + fr->rec_size > 64)
+		__builtin_prefetch(rec + fr->rec_size - 1, 1, 3);     /* it straddles two lines */
 }
 
-static void prefetch_next(const struct fb_engine *e)
+static void prefetch_next(struct fb_engine *e)
 {
-	const struct fb_queue *q = &e->q;
-	size_t n = q->heads_n < 9 ? q->heads_n : 9;
-	for (size_t i = 1; i < n; i++)
-		prefetch_device(e, q->head_keys[i].tie);
-	n = q->heap_n < 9 ? q->heap_n : 9;
-	for (size_t i = 1; i < n; i++)
-		prefetch_device(e, q->heap[i].tie);
-	if (q->heads_n) {
-		const struct fb_fifo *f = &q->fifos[q->heads[0]];
-		if (f->n > 1)
-			prefetch_device(e, f->ring[(f->head + 1) & (f->cap - 1)].tie);
+	struct fb_queue *q = &e->q;
+	const struct fb_event *up;
+	unsigned n = fb_queue_upcoming(q, &up);
+	for (unsigned i = 0; i < n; i++)
+		prefetch_device(e, up[i].tie);
+	fb_queue_upcoming_clear(q);
+	/* The heap's root runs next (if a ring does not); the least of its children after it. */
+	size_t nh = q->heap_n < 9 ? q->heap_n : 9;
+	if (nh > 1) {
+		size_t best = 1;
+		for (size_t i = 2; i < nh; i++)
+			if (fb_event_less(&q->heap[i], &q->heap[best]))
+				best = i;
+		prefetch_device(e, q->heap[best].tie);
 	}
 }
 
@@ -248,7 +277,6 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 		if (!top || top->t >= until)
 			break;
 		struct fb_event ev = *top;     /* rescheduled in place below, or popped */
-		prefetch_next(e);
 		uint32_t d = (uint32_t)(ev.tie >> 32);
 		struct fleet_run *fr = fleet_run_of(e, d);
 		const struct fb_model *m = fr->fleet->model;
@@ -292,6 +320,7 @@ size_t fb_engine_run(struct fb_engine *e, fb_time_us until, size_t max_events)
 			fb_error("out of memory in the event queue");
 			break;
 		}
+		prefetch_next(e);
 	}
 	if (e->faults && fb_engine_next_time(e) == FB_TIME_NEVER)   /* faults: held backlogs are lost */
 		fb_faults_finish(e->faults, e->sink, e->sink_arg);

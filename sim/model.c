@@ -51,14 +51,24 @@ void fb_device_position(const struct fb_world *w, const struct fb_site *site, ui
 	*lon = site->lon + dlon;
 }
 
+/* nearbyint() in the default rounding mode (ties to even, the sign of zero kept), without the
+ * library call: below 2^52, adding 2^52 leaves no fraction bits, so the addition rounds. */
+static inline double round_even(double x)
+{
+	double a = fabs(x);
+	if (!(a < 0x1p52))
+		return x;               /* already whole (or NaN) */
+	return copysign((a + 0x1p52) - 0x1p52, x);
+}
+
 double fb_field_quantize(const struct fb_field *f, double v)
 {
 	if (!isfinite(v))
 		v = f->min;
 	if (f->kind == FB_FIELD_NUMBER && f->resolution > 0)
-		v = nearbyint(v / f->resolution) * f->resolution;
+		v = round_even(v / f->resolution) * f->resolution;
 	else if (f->kind != FB_FIELD_NUMBER)
-		v = nearbyint(v);
+		v = round_even(v);
 	if (v < f->min)
 		v = f->min;
 	if (v > f->max)

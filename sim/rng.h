@@ -65,7 +65,20 @@ static inline uint64_t fb_rng_below(struct fb_rng *r, uint64_t n)
 	return (uint64_t)(((unsigned __int128)fb_rng_next(r) * n) >> 64);
 }
 
-double fb_rng_normal(struct fb_rng *r);               /* mean 0, sd 1 */
+/* Mean 0, sd 1: the ziggurat method (sim/rng.c). The common case, a point inside a layer's
+ * box, is inline; the rest is fb_rng_normal_rest(). */
+#define FB_ZIG_LAYERS 256
+extern double fb_zig_x[FB_ZIG_LAYERS + 1];
+double fb_rng_normal_rest(struct fb_rng *r, uint64_t u);
+static inline double fb_rng_normal(struct fb_rng *r)
+{
+	uint64_t u = fb_rng_next(r);
+	unsigned layer = (unsigned)(u & (FB_ZIG_LAYERS - 1));
+	double x = fb_unit(u) * fb_zig_x[layer];
+	if (__builtin_expect(x < fb_zig_x[layer + 1], 1))
+		return u & FB_ZIG_LAYERS ? -x : x;
+	return fb_rng_normal_rest(r, u);
+}
 double fb_rng_exponential(struct fb_rng *r, double mean);
 uint32_t fb_rng_poisson(struct fb_rng *r, double lambda);
 

@@ -75,12 +75,59 @@ static void test_distributions(void **state)
 	assert_int_equal(fb_rng_poisson(&r, 0), 0);
 }
 
+/* The normal draw has the normal's shape, not only its mean and variance: the counts in bins
+ * of 0.25 sd from -5 to 5 (and the two tails) match the normal law (chi-square, 41 degrees of
+ * freedom, far below the 0.1 % critical value 74.7), including the tail beyond 3.65 sd that the
+ * generator samples by a separate method, and the draws are symmetric. */
+static void test_normal_shape(void **state)
+{
+	enum { N = 2000000, BINS = 40 };
+	static uint64_t count[BINS + 2];
+	struct fb_rng r;
+	fb_rng_init(&r, 99, 5, FB_RNG_VALUES);
+	const double tail = 3.6541528853610088;
+	uint64_t beyond_tail = 0, negative = 0;
+	double m4 = 0, excess = 0;
+	for (int i = 0; i < N; i++) {
+		double z = fb_rng_normal(&r);
+		assert_true(isfinite(z));
+		int b = z < -5 ? 0 : z >= 5 ? BINS + 1 : 1 + (int)((z + 5) * 4);
+		count[b]++;
+		if (fabs(z) > tail) {
+			beyond_tail++;
+			excess += fabs(z) - tail;
+		}
+		negative += z < 0;
+		m4 += z * z * z * z;
+	}
+	double chi2 = 0;
+	for (int b = 0; b < BINS + 2; b++) {
+		double lo = b == 0 ? -INFINITY : -5 + (b - 1) * 0.25;
+		double hi = b == BINS + 1 ? INFINITY : -5 + b * 0.25;
+		double p = 0.5 * (erfc(-hi / M_SQRT2) - erfc(-lo / M_SQRT2));
+		double want = p * N;
+		if (want < 5)
+			continue;       /* beyond 4.5 sd: too few to weigh */
+		chi2 += (count[b] - want) * (count[b] - want) / want;
+	}
+	assert_true(chi2 < 74.7);
+	/* P(|z| > 3.654) = 2.58e-4: 516 expected, sd 23 */
+	assert_true(beyond_tail > 516 - 5 * 23 && beyond_tail < 516 + 5 * 23);
+	/* and its shape: the mean excess over the bound is phi(t) / Q(t) - t = 0.243 (sd of the
+	 * estimate 0.01) */
+	double q = 0.5 * erfc(tail / M_SQRT2), phi = exp(-tail * tail / 2) / sqrt(2 * M_PI);
+	assert_true(fabs(excess / (double)beyond_tail - (phi / q - tail)) < 0.04);
+	assert_true(fabs((double)negative / N - 0.5) < 0.002);
+	assert_true(fabs(m4 / N - 3.0) < 0.05);          /* kurtosis of the normal */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_key_same_stream),
 		cmocka_unit_test(test_streams_independent),
 		cmocka_unit_test(test_distributions),
+		cmocka_unit_test(test_normal_shape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
