@@ -70,6 +70,10 @@ struct mdev {
 	bool has_expect;
 	double values[FB_MAX_FIELDS], tol[FB_MAX_FIELDS], expect_send[FB_MAX_FIELDS],
 	       expect_now[FB_MAX_FIELDS];
+	/* validate: fields whose copies in the map (a float32 and a scaled integer, a coil and a
+	 * register bit) read different values, this poll and the one before */
+	uint64_t disagree, disagree_prev;
+	char why[200];
 };
 
 struct inflight {
@@ -361,6 +365,20 @@ static void check_reg_entry(struct fb_collector *c, struct mdev *d, const struct
 		d->values[f] = v;
 		d->tol[f] = fmax(tol, half);
 		d->present |= (uint64_t)1 << f;
+	} else if (!c->env.values_now && !invalid && f < 64 &&
+	           !near(v, d->values[f], fmax(tol, d->tol[f]) + 1e-9 * (fabs(v) + fabs(d->values[f])))) {
+		/* validate: two copies of a field disagree. Once may be a value changing between two
+		 * reads; two polls running is the map's types, order or scale not being the device's */
+		d->disagree |= (uint64_t)1 << f;
+		if ((d->disagree_prev >> f & 1) && !(d->flags & FB_OBS_WRONG_VALUE)) {
+			snprintf(d->why, sizeof d->why, "'%s' reads %.7g at %s %u (%s%s%s) but %.7g at an "
+			         "earlier address, two polls running: a word order or scale other than the map's?",
+			         fd->name, v, fb_mb_table_name(e->table), (unsigned)e->address,
+			         fb_mb_type_name(e->type), e->span == 2 ? " " : "",
+			         e->span == 2 ? fb_mb_order_name(e->order) : "", d->values[f]);
+			d->detail = NULL;
+			wrong(c, d, d->why);
+		}
 	}
 }
 
@@ -593,6 +611,8 @@ static void start_poll(struct fb_collector *c, struct mdev *d, fb_time_us now)
 	d->flags = 0;
 	d->detail = NULL;
 	d->present = 0;
+	d->disagree_prev = d->disagree;
+	d->disagree = 0;
 	d->blocks_left = (uint32_t)d->fm->nblocks;
 	for (unsigned f = 0; f < d->model->nfields; f++) {
 		d->values[f] = NAN;

@@ -10,7 +10,8 @@
  *    listens on: connection failures counted, polls time out, nothing stalls;
  *  - validate mode against a street light serving CDAB: read with --order CDAB, every poll is
  *    clean (its identity registers, which name a simulated device, are not compared) and reads
- *    one of the device's samples; read as ABCD, the values are not the device's. */
+ *    one of the device's samples; read as ABCD, the values are not the device's, and the
+ *    float32 copies of its fields disagree with the scaled integer ones (flagged). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -369,7 +370,7 @@ struct vsink {
 	struct world *w;
 	uint32_t device;                 /* the simulated device behind the polled unit */
 	size_t n, with_values, flagged, matched;
-	char detail[96];
+	char detail[256];
 };
 
 static void on_vobs(void *arg, const struct fb_obs *o)
@@ -439,6 +440,9 @@ static void test_validate_mode_word_order(void **state)
 	/* ABCD on a CDAB device: the 32-bit registers read other values */
 	assert_true(wrong.with_values >= 8);
 	assert_true(wrong.matched < wrong.with_values);
+	/* ... and its float32 copies disagree with its scaled integer ones, poll after poll */
+	assert_true(wrong.flagged >= 1);
+	assert_non_null(strstr(wrong.detail, "two polls running: a word order or scale other than the map's?"));
 	fb_collector_modbus.free(c);
 	fb_collector_modbus.free(cw);
 	world_free(w, path);

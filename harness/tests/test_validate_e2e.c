@@ -7,7 +7,8 @@
  * carries a broken MIC, fail on exactly that. Modbus,
  * polling the simulator's Modbus TCP server: devices pass with the type's map and with a
  * vendor's map file; one answering half its reads with exceptions, and one whose unit-code
- * register differs from the declared map, fail on their map.
+ * register differs from the declared map, fail on their map; one serving CDAB passes with
+ * --order CDAB and fails its range read as ABCD.
  *
  * One session in setup: every validate process starts and reports ready ("listening"), then a
  * publisher script and `fleetbench run --speed realtime` (one per LoRaWAN case, one for the MQTT
@@ -80,6 +81,11 @@ static struct case_ cases[] = {
 	{ "modbus-unit-code", "water-level", NULL, NULL,
 	  { "--poll", "500ms", "--map", "fixtures/validate/level-map.yaml" }, .modbus_unit = "4",
 	  .duration = "4s" },
+	/* a device serving its 32-bit registers low word first: read as it says, and as ABCD */
+	{ "modbus-cdab", "water-level", NULL, NULL, { "--poll", "500ms", "--order", "CDAB" },
+	  .modbus_unit = "5", .duration = "4s" },
+	{ "modbus-cdab-as-abcd", "water-level", NULL, NULL, { "--poll", "500ms" },
+	  .modbus_unit = "5", .duration = "4s" },
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
@@ -135,7 +141,8 @@ static const char lorawan_fmt[] =
 
 /* Water-level gauges behind one Modbus TCP port: units 1 and 2 with the type's map, the second
  * answering half its reads with an exception; units 3 and 4 with a vendor's map, the fourth
- * configured for centimetres (its unit-code register differs). Map paths: from the repo root. */
+ * configured for centimetres (its unit-code register differs); unit 5 with the type's map in
+ * CDAB word order. Map paths: from the repo root. */
 static const char modbus_fmt[] =
 	"name: validate-e2e-modbus\n"
 	"seed: 13\n"
@@ -153,7 +160,9 @@ static const char modbus_fmt[] =
 	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
 	"     params: {modbus: {map: %s/fixtures/validate/level-map.yaml}}}\n"
 	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
-	"     params: {modbus: {map: %s/fixtures/validate/level-map-cm.yaml}}}\n";
+	"     params: {modbus: {map: %s/fixtures/validate/level-map-cm.yaml}}}\n"
+	"  - {type: water-level, count: 1, site: s1, interval: 1s, transport: modbus,\n"
+	"     params: {modbus: {word_order: CDAB}}}\n";
 static uint16_t modbus_port;
 static struct fb_peer modbus_run;
 
@@ -532,6 +541,27 @@ static void modbus_wrong_unit_code_fails_the_map(void **state)
 	assert_report("modbus-unit-code", failing, "a constant register reads another value", NULL);
 }
 
+static void modbus_word_order_is_taken(void **state)
+{
+	(void)state;
+	/* --order CDAB reads the device right: every check passes, its identity registers (which
+	 * name the simulated device) not held against it */
+	static const char *const run[] = { "map", "range", "resolution", NULL };
+	assert_report("modbus-cdab", NULL, NULL, run);
+}
+
+static void modbus_wrong_word_order_is_caught(void **state)
+{
+	(void)state;
+	/* the same device read high word first: its float32 height (a tiny number, in range) and
+	 * its scaled uint16 copy disagree poll after poll, which fails the map */
+	static const char *const failing[] = { "map", NULL };
+	assert_report("modbus-cdab-as-abcd", failing, "'height' reads ", NULL);
+	const char *m = json_string_value(json_object_get(check_of(case_named("modbus-cdab-as-abcd"),
+	                                                           "map"), "measured"));
+	assert_non_null(strstr(m, "two polls running: a word order or scale other than the map's?"));
+}
+
 static void lorawan_bad_mic_is_caught(void **state)
 {
 	(void)state;
@@ -565,6 +595,8 @@ int main(void)
 		cmocka_unit_test(modbus_exceptions_fail_the_map),
 		cmocka_unit_test(modbus_declared_map_passes),
 		cmocka_unit_test(modbus_wrong_unit_code_fails_the_map),
+		cmocka_unit_test(modbus_word_order_is_taken),
+		cmocka_unit_test(modbus_wrong_word_order_is_caught),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
