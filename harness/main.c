@@ -19,6 +19,7 @@ static const char usage[] =
 "                   chirpstack, tts)\n"
 "  regmap TYPE      the Modbus register map a simulated device serves (md, csv)\n"
 "  decoder TYPE     the JavaScript payload decoder for the LoRaWAN binary payload\n"
+"  report merge|html  merge shard reports exactly; render a report as an HTML page\n"
 "  validate         play the platform for a real device (--mqtt, --lorawan-listen, --modbus)\n"
 "                   and check its traffic against its type's profile: a conformance report\n"
 "\n"
