@@ -44,7 +44,7 @@ BIN       := $(B)/fleetbench
 TEST_SRC  := $(wildcard sim/tests/test_*.c protocols/tests/test_*.c protocols/*/tests/test_*.c harness/tests/test_*.c)
 TEST_BIN  := $(patsubst %.c,$(B)/%,$(TEST_SRC))
 
-.PHONY: all deps run test unit integration bench fuzz lint clean
+.PHONY: all deps run test unit integration bench soak fuzz lint clean
 all: $(BIN)
 
 # Flags change => rebuild: the flags are a prerequisite of every object.
@@ -92,6 +92,11 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@B=$(B) bash ci/bench.sh
+
+# A simulated week of the pilot at x1000 against local peers, memory sampled (about 10 minutes).
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) bash ci/soak.sh
 
 clean:
 	rm -rf build build-san
