@@ -18,6 +18,7 @@
 #define IN_START 256           /* first in-buffer size; grows to the largest packet seen */
 #define IN_BUSY 16384          /* in-buffer of a connection whose reads fill the buffer */
 #define READ_BUDGET 65536      /* bytes read per connection per event, for fairness */
+#define ACKS_PER_WAKE 16       /* at most, waited for before a read (see set_lowat) */
 
 enum state {
 	ST_IDLE,          /* not started, or closed for good after a drain */
@@ -48,6 +49,7 @@ struct fb_mqtt_conn {
 	ev_timer timer;
 	int fd;
 	int events;                  /* of io, 0 when stopped */
+	int lowat;                   /* the socket's SO_RCVLOWAT (1: the default) */
 	SSL *ssl;
 	uint8_t state;
 	bool dirty, ping_out, ever_up, will_retain, tls_want_write;
@@ -237,6 +239,7 @@ static void close_socket(struct fb_mqtt_conn *c)
 		c->fd = -1;
 	}
 	c->out_len = c->out_off = 0;
+	c->lowat = 1;
 	fb_mqtt_decoder_reset(&c->dec);
 	c->ping_out = false;
 	c->n_in_rel = 0;
@@ -633,6 +636,8 @@ int fb_mqtt_publish(struct fb_mqtt_conn *c, const char *topic, const uint8_t *pa
 	if (++c->q_count == p->cfg.max_queued)
 		p->nbusy++;
 	p->stats.queued++;
+	if (c->q_count == 1 && c->state == ST_UP)
+		mark_dirty(c);           /* set_lowat: refills wait for a quarter, not more */
 	return 0;
 }
 
@@ -748,6 +753,7 @@ static void on_ack(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 			p->stats.pub_no_subscribers++;
 	}
 	free_slot(c, s);
+	mark_dirty(c);               /* flush_conn lowers SO_RCVLOWAT to what is still to come */
 	/* With messages waiting behind a full window, refill once a quarter of it is free rather
 	 * than on every ack (silly window avoidance, as TCP's receivers do, RFC 1122 §4.2.3.3).
 	 * mosquitto answers a busy connection one PUBACK per wake-up, so a refill per ack wrote one
@@ -828,6 +834,7 @@ static void on_packet(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 		return;
 	case FB_MQTT_PINGRESP:
 		c->ping_out = false;
+		mark_dirty(c);           /* set_lowat */
 		return;
 	case FB_MQTT_DISCONNECT:
 		c->pool->stats.refused_by_reason[pk->reason]++;
@@ -945,6 +952,38 @@ static void read_conn(struct fb_mqtt_conn *c)
 
 /* ---- writing ---- */
 
+/* A busy connection sleeps until the acknowledgements that make a difference have come, not
+ * each one. With many connections mosquitto answers each one PUBACK per wake-up, so a read per
+ * PUBACK was the client's main cost (measured at QoS 1 with 1 000 connections: 1.0 read and
+ * 1.0 TCP ACK sent per message, against 0.12 reads with 100 connections).
+ * Every message in the window brings at least one acknowledgement of at least 4 bytes (PUBACK,
+ * PUBREC, PUBCOMP: fixed header and packet id), of which the decoder may hold up to 3 already:
+ * with k <= n in flight, 4k - 3 bytes are sure to come, so SO_RCVLOWAT = 4k - 3 reports the
+ * socket readable (and wakes the process) once they are there, never later; EOF and errors
+ * always wake. k: with messages queued behind the window, the acknowledgements that free the
+ * quarter window_refill waits for (on_ack); with none, ACKS_PER_WAKE or all in flight, fewer
+ * reads of what frees slots no message waits for (a message queued meanwhile marks the
+ * connection dirty, which comes back here). Nothing to wait for (n = 0, a PINGREQ out, not up,
+ * TLS, whose records do not map to these bytes): 1, the default. Called after each flush,
+ * which follows every change of n or of the queue (slot_commit sends, on_ack and a queued
+ * publish mark the connection dirty), before the loop waits again. */
+static void set_lowat(struct fb_mqtt_conn *c)
+{
+	unsigned k = 0, n = c->ninflight;
+	if (c->state == ST_UP && !c->ssl && !c->ping_out) {
+		k = n < ACKS_PER_WAKE ? n : ACKS_PER_WAKE;
+		if (c->q_count) {
+			unsigned room = n < c->send_max ? c->send_max - n : 0, quarter = (c->send_max + 3u) / 4;
+			unsigned need = quarter > room ? quarter - room : 1;
+			if (need < k)
+				k = need;
+		}
+	}
+	int want = k ? 4 * (int)k - 3 : 1;
+	if (want != c->lowat && setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0)
+		c->lowat = want;
+}
+
 static void flush_conn(struct fb_mqtt_conn *c)
 {
 	struct fb_mqtt_pool *p = c->pool;
@@ -993,6 +1032,7 @@ static void flush_conn(struct fb_mqtt_conn *c)
 	} else {
 		set_events(c, EV_READ | EV_WRITE);
 	}
+	set_lowat(c);
 }
 
 /* ---- watchers ---- */
@@ -1209,6 +1249,7 @@ struct fb_mqtt_conn *fb_mqtt_pool_add(struct fb_mqtt_pool *p, const struct fb_mq
 		return NULL;
 	c->pool = p;
 	c->fd = -1;
+	c->lowat = 1;
 	c->index = cc->index;
 	c->user = user;
 	c->client_id = strdup(cc->client_id ? cc->client_id : "");
