@@ -738,6 +738,58 @@ static void full_window_refills_by_quarters(void **state)
 	fake_stop(&f);
 }
 
+/* A busy connection is woken once its acknowledgements are all in (up to 16), not per PUBACK:
+ * with many connections mosquitto answers each one PUBACK per wake-up, and a read per message
+ * cost the client 4x the CPU (protocols/mqtt/client.c, set_lowat). It never waits for an ack
+ * that cannot come: with one message in flight, its ack is read alone. */
+static void acks_wake_the_client_in_batches(void **state)
+{
+	(void)state;
+	static const uint8_t connack[] = { 0x20, 0x02, 0x00, 0x00 };
+	struct fake f;
+	memset(&f, 0, sizeof f);
+	f.version = FB_MQTT_V311;
+	f.reply[0] = connack;
+	f.reply_len[0] = sizeof connack;
+	uint16_t port = fake_start(&f);
+	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V311);
+	cfg.inflight = 20;
+	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
+	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "batches", .clean_start = true };
+	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
+	fb_mqtt_pool_start(pool);
+	struct want_up w = { pool, 1 };
+	assert_true(run_until(all_up, &w, 5));
+	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fb_mqtt_publish(c, "t/b", (const uint8_t *)"x", 1, 1, false), 0);
+	run_for(0.1);
+	assert_int_equal(f.publishes, 5);
+	/* four of five acks, one at a time: nothing is read yet (nothing waits for a slot) */
+	for (int i = 0; i < 4; i++) {
+		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[i] >> 8), (uint8_t)f.unacked[i] };
+		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
+		run_for(0.03);
+		assert_int_equal(st->pub_acked, 0);
+	}
+	/* the fifth: all five in one read */
+	uint8_t ack5[4] = { 0x40, 0x02, (uint8_t)(f.unacked[4] >> 8), (uint8_t)f.unacked[4] };
+	assert_int_equal(write(f.conn_w[0].fd, ack5, sizeof ack5), 4);
+	run_for(0.05);
+	assert_int_equal(st->pub_acked, 5);
+	assert_int_equal(st->inflight, 0);
+	/* one in flight: its ack is read as soon as it comes */
+	assert_int_equal(fb_mqtt_publish(c, "t/b", (const uint8_t *)"x", 1, 1, false), 0);
+	run_for(0.05);
+	assert_int_equal(f.publishes, 6);
+	uint8_t ack6[4] = { 0x40, 0x02, (uint8_t)(f.unacked[5] >> 8), (uint8_t)f.unacked[5] };
+	assert_int_equal(write(f.conn_w[0].fd, ack6, sizeof ack6), 4);
+	run_for(0.05);
+	assert_int_equal(st->pub_acked, 6);
+	fb_mqtt_pool_free(pool);
+	fake_stop(&f);
+}
+
 static void unreachable_broker_backs_off(void **state)
 {
 	(void)state;
@@ -785,6 +837,7 @@ int main(void)
 		cmocka_unit_test(malformed_bytes_are_counted),
 		cmocka_unit_test(receive_maximum_is_honoured),
 		cmocka_unit_test(full_window_refills_by_quarters),
+		cmocka_unit_test(acks_wake_the_client_in_batches),
 		cmocka_unit_test(unreachable_broker_backs_off),
 		cmocka_unit_test(tls_good_unknown_ca_wrong_host),
 		cmocka_unit_test(broker_restart_loses_nothing),
