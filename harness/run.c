@@ -507,6 +507,11 @@ static int conclude(struct run *r, int code)
 	if (!rep)
 		return code ? code : FB_EXIT_RUNTIME;
 	size_t failed = r->expect ? fb_expect_apply(rep) : 0;
+	if (r->expect && !r->o.quiet) {
+		size_t n = json_array_size(json_object_get(rep, "expectations"));
+		fprintf(stderr, "fleetbench: expectations: %zu of %zu met%s\n", n - failed, n,
+		        failed ? " (exit 3)" : "");
+	}
 	if (failed && code == FB_EXIT_OK)
 		code = FB_EXIT_EXPECT;
 	json_object_set_new(rep, "exit_code", json_integer(code));
