@@ -226,11 +226,8 @@ static struct vdev *device_of(struct fb_validate *v, const struct fb_obs *o)
 
 static void fmt_value(const struct fb_field *f, double x, char *buf, size_t cap)
 {
-	if (f->kind == FB_FIELD_ENUM && f->enum_names && x >= 0 && x == floor(x)) {
-		size_t n = 0;
-		while (f->enum_names[n])
-			n++;
-		if ((size_t)x < n) {
+	if (f->kind == FB_FIELD_ENUM && x >= 0 && x == floor(x)) {
+		if ((size_t)x < fb_field_enum_count(f)) {
 			snprintf(buf, cap, "'%s'", f->enum_names[(size_t)x]);
 			return;
 		}

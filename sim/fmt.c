@@ -87,9 +87,7 @@ static size_t fmt_value(const struct fb_field *f, double v, char *buf, int quote
 		memcpy(buf, "false", 5);
 		return 5;
 	case FB_FIELD_ENUM: {
-		size_t count = 0;
-		while (f->enum_names && f->enum_names[count])
-			count++;
+		size_t count = fb_field_enum_count(f);
 		long i = lround(v);
 		const char *name = count && i >= 0 && (size_t)i < count ? f->enum_names[i] : "unknown";
 		size_t len = strlen(name), n = 0;

@@ -61,6 +61,14 @@ static inline double round_even(double x)
 	return copysign((a + 0x1p52) - 0x1p52, x);
 }
 
+unsigned fb_field_enum_count(const struct fb_field *f)
+{
+	unsigned n = 0;
+	while (f->enum_names && f->enum_names[n])
+		n++;
+	return n;
+}
+
 double fb_field_quantize(const struct fb_field *f, double v)
 {
 	if (!isfinite(v))

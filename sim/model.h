@@ -130,5 +130,7 @@ void fb_device_position(const struct fb_world *w, const struct fb_site *site, ui
 
 /* Rounds v to the field's resolution and clamps it to [min, max]. */
 double fb_field_quantize(const struct fb_field *f, double v);
+/* How many names an ENUM field's table gives (0 when it has none). */
+unsigned fb_field_enum_count(const struct fb_field *f);
 
 #endif

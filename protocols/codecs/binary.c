@@ -217,12 +217,7 @@ ssize_t fb_binary_js_decoder(const struct fb_model *m, char *buf, size_t cap)
 /* Names of an ENUM field (256 when the table gives none: any byte). */
 static double enum_count(const struct fb_field *f)
 {
-	if (!f->enum_names)
-		return 256;
-	int n = 0;
-	while (f->enum_names[n])
-		n++;
-	return n;
+	return f->enum_names ? fb_field_enum_count(f) : 256;
 }
 
 int fb_binary_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,

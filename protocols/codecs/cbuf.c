@@ -82,10 +82,7 @@ static void value(struct fb_cbuf *o, const struct fb_field *f, double v, bool qu
 	}
 	if (f->kind == FB_FIELD_ENUM && f->enum_names) {
 		long idx = lround(v);
-		long n = 0;
-		while (f->enum_names[n])
-			n++;
-		if (idx >= 0 && idx < n) {
+		if (idx >= 0 && idx < (long)fb_field_enum_count(f)) {
 			if (quote_enum)
 				fb_cbuf_json_str(o, f->enum_names[idx]);
 			else
@@ -160,10 +157,7 @@ int fb_cbuf_command(const struct fb_model *m, const char *name, size_t len, doub
 			return FB_CODEC_ERANGE;
 		break;
 	case FB_FIELD_ENUM: {
-		int n = 0;
-		while (f->enum_names && f->enum_names[n])
-			n++;
-		if (v != nearbyint(v) || v < 0 || v >= n)
+		if (v != nearbyint(v) || v < 0 || v >= fb_field_enum_count(f))
 			return FB_CODEC_ERANGE;
 		break;
 	}

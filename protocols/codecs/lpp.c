@@ -152,12 +152,7 @@ static bool railed(const struct lpp_info *in, const struct fb_field *f, int64_t 
 /* Names of an ENUM field (256 when the table gives none: any byte). */
 static double enum_count(const struct fb_field *f)
 {
-	if (!f->enum_names)
-		return 256;
-	int n = 0;
-	while (f->enum_names[n])
-		n++;
-	return n;
+	return f->enum_names ? fb_field_enum_count(f) : 256;
 }
 
 int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,

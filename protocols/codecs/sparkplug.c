@@ -112,10 +112,8 @@ static void field_metric(Metric *mt, const struct fb_field *f, double v, uint64_
 		mt->boolean_value = v != 0;
 		break;
 	case FB_SPB_STRING: {
-		long idx = lround(v), n = 0;
-		while (f->enum_names && f->enum_names[n])
-			n++;
-		if (idx >= 0 && idx < n) {
+		long idx = lround(v);
+		if (idx >= 0 && idx < (long)fb_field_enum_count(f)) {
 			mt->value_case = V(STRING_VALUE);
 			mt->string_value = (char *)f->enum_names[idx];
 		} else {
