@@ -79,10 +79,7 @@ static void values_now(void *arg, uint32_t device, double *values)
 	if (device < b->first || device - b->first >= b->count || !b->mb_offset ||
 	    b->mb_offset[device - b->first] == SIZE_MAX)
 		return;
-	const struct fb_fleet *f = NULL;
-	for (size_t i = 0; i < b->sc->nfleets && !f; i++)
-		if (device >= b->sc->fleets[i].first && device < b->sc->fleets[i].first + b->sc->fleets[i].count)
-			f = &b->sc->fleets[i];
+	const struct fb_fleet *f = fb_scenario_fleet_of(b->sc, device);
 	if (f)
 		memcpy(values, b->mb_values + b->mb_offset[device - b->first],
 		       f->model->nfields * sizeof *values);
