@@ -363,26 +363,8 @@ static json_int_t key_int(const json_t *o, const char *key)
 	return json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 0;
 }
 
-/* Transport-level failures in a transport's report ("transports": {name: {...}}), as COUNTS'
- * "transport_errors": MQTT publishes that failed and connects that failed or were refused,
- * LoRaWAN PUSH_DATA that no PUSH_ACK answered, Modbus connections the devices could not
- * accept. */
-static json_int_t transport_errors(int proto, const json_t *t)
-{
-	switch (proto) {
-	case 0:
-		return key_int(t, "pub_failed") + key_int(t, "connects_failed") + key_int(t, "connects_refused");
-	case 1:
-		return key_int(json_object_get(t, "udp"), "push_timeouts");
-	case 2:
-		return key_int(t, "accept_errors");
-	default:
-		return 0;
-	}
-}
-
 /* Adds "transport_errors" to bench.protocols.<p> (the protocols the run reconciles) and to
- * bench.total, from the run report's "transports". */
+ * bench.total, from the "errors" each transport states in the run report's "transports". */
 static void add_transport_errors(json_t *bench, const json_t *rep)
 {
 	const json_t *trs = json_object_get(rep, "transports");
@@ -391,8 +373,7 @@ static void add_transport_errors(json_t *bench, const json_t *rep)
 	const char *name;
 	const json_t *t;
 	json_object_foreach((json_t *)trs, name, t) {
-		int p = proto_of(name);
-		json_int_t n = p >= 0 ? transport_errors(p, t) : 0;
+		json_int_t n = key_int(t, "errors");
 		json_t *counts = json_object_get(protos, name);
 		if (json_is_object(counts))
 			json_object_set_new(counts, "transport_errors",

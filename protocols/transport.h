@@ -56,7 +56,9 @@ struct fb_transport_ops {
 	fb_time_us (*hold_until)(struct fb_transport *t);
 	/* Begins an orderly end (flush in flight, disconnect); returns true once done. */
 	bool (*drain)(struct fb_transport *t);
-	/* Counters for the summary (text, one line each) and the JSON report. */
+	/* Counters for the summary (text, one line each) and the JSON report. The report carries
+	 * "errors": the transport-level failures (failed publishes, refused connections, unanswered
+	 * PUSH_DATA, ...) that the bench counts against `errors_max`. */
 	void (*summary)(struct fb_transport *t, FILE *out);
 	json_t *(*report)(struct fb_transport *t);
 	/* 0 if the run went as it should from this transport's view; 1 on a runtime failure

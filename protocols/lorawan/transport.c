@@ -1439,6 +1439,8 @@ json_t *fb_lw_net_report(const struct fb_lw_net *n)
 	                 "tx_ack_errors", (json_int_t)g.tx_ack_errors,
 	                 "bad_datagrams", (json_int_t)g.bad_datagrams,
 	                 "push_ack_rtt_log2_us", hist);
+	if (r)   /* what the bench counts as this transport's errors (protocols/transport.h) */
+		json_object_set_new(r, "errors", json_integer((json_int_t)g.push_timeouts));
 	json_t *up = r ? json_object_get(r, "uplinks") : NULL;
 	if (up) {
 		json_object_set_new(up, "held_sent", json_integer((json_int_t)c->held_sent));

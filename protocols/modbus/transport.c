@@ -591,6 +591,8 @@ static json_t *transport_report(struct fb_transport *t)
 	json_object_set_new(r, "bad_crc", json_integer((json_int_t)st->bad_crc));
 	json_object_set_new(r, "absent_unit", json_integer((json_int_t)st->absent_unit));
 	json_object_set_new(r, "accept_errors", json_integer((json_int_t)st->accept_errors));
+	/* what the bench counts as this transport's errors (protocols/transport.h) */
+	json_object_set_new(r, "errors", json_integer((json_int_t)st->accept_errors));
 	json_object_set_new(r, "commands_applied", json_integer((json_int_t)t->commands_ok));
 	json_object_set_new(r, "commands_refused", json_integer((json_int_t)t->commands_refused));
 	json_object_set_new(r, "faults", fl);

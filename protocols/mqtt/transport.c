@@ -1340,6 +1340,9 @@ static json_t *mqtt_report(struct fb_transport *t)
 	json_object_set_new(o, "pub_resent", json_integer((json_int_t)s->pub_resent));
 	json_object_set_new(o, "pub_acked", json_integer((json_int_t)s->pub_acked));
 	json_object_set_new(o, "pub_failed", json_integer((json_int_t)s->pub_failed));
+	/* what the bench counts as this transport's errors (protocols/transport.h) */
+	json_object_set_new(o, "errors", json_integer((json_int_t)(s->pub_failed + s->connects_failed +
+	                                                            s->connects_refused)));
 	json_object_set_new(o, "pub_dropped", json_integer((json_int_t)s->pub_dropped));
 	json_object_set_new(o, "inflight", json_integer((json_int_t)s->inflight));
 	json_object_set_new(o, "queued", json_integer((json_int_t)s->queued));
