@@ -81,8 +81,10 @@ struct fb_mqtt_conn {
 	/* queue behind the window: records [u32 len][u16 pid offset][packet] */
 	uint8_t *q;
 	size_t q_len, q_off, q_cap, q_count;
-	uint16_t in_rel[8];          /* inbound QoS 2 ids awaiting PUBREL */
-	uint8_t n_in_rel;
+	/* inbound QoS 2 ids delivered and awaiting PUBREL (§4.3.3 method A); allocated on the first
+	 * QoS 2 message, kept across a reconnect that resumes the session */
+	uint16_t *in_rel;
+	uint32_t n_in_rel, cap_in_rel;
 	ev_tstamp last_out, ping_at;
 	struct fb_rng rng;
 };
@@ -242,7 +244,6 @@ static void close_socket(struct fb_mqtt_conn *c)
 	c->lowat = 1;
 	fb_mqtt_decoder_reset(&c->dec);
 	c->ping_out = false;
-	c->n_in_rel = 0;
 }
 
 static void enqueue_connect(struct fb_mqtt_conn *c)
@@ -679,6 +680,9 @@ static void on_connack(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 	}
 	c->state = ST_UP;
 	c->attempts = 0;
+	/* §4.3.3: the ids awaiting PUBREL belong to the session; a new session forgets them */
+	if (!pk->session_present)
+		c->n_in_rel = 0;
 	/* MQTT 5 §3.2.2.3.3: no more unacknowledged QoS 1/2 messages than the broker's Receive
 	 * Maximum (resends of what is already in the window included) */
 	c->send_max = p->cfg.inflight;
@@ -765,6 +769,25 @@ static void on_ack(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 		window_refill(c);
 }
 
+/* Remembers an inbound QoS 2 id. At most 65 535 ids can be pending (one per packet id), so the
+ * set grows by doubling up to that; out of memory, the message is refused by closing the
+ * connection (the broker keeps it and sends it again) rather than risking a double delivery. */
+static bool in_rel_add(struct fb_mqtt_conn *c, uint16_t id)
+{
+	if (c->n_in_rel == c->cap_in_rel) {
+		uint32_t cap = c->cap_in_rel ? c->cap_in_rel * 2 : 8;
+		uint16_t *n = cap <= 65536 ? realloc(c->in_rel, cap * sizeof *n) : NULL;
+		if (!n) {
+			conn_down(c, FB_MQTT_FAIL_PROTOCOL, "out of memory for QoS 2 packet ids");
+			return false;
+		}
+		c->in_rel = n;
+		c->cap_in_rel = cap;
+	}
+	c->in_rel[c->n_in_rel++] = id;
+	return true;
+}
+
 static void on_publish(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 {
 	struct fb_mqtt_pool *p = c->pool;
@@ -781,12 +804,13 @@ static void on_publish(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 		ack.type = FB_MQTT_PUBACK;
 		out_packet(c, &ack);
 	} else if (pk->qos == 2) {
-		/* method A (§4.3.3): deliver once, remember the id until PUBREL */
-		for (unsigned i = 0; i < c->n_in_rel; i++)
+		/* method A (§4.3.3): deliver once, remember the id until PUBREL; a resent PUBLISH
+		 * (its PUBREC lost) is acknowledged again and not delivered again */
+		for (uint32_t i = 0; i < c->n_in_rel; i++)
 			if (c->in_rel[i] == pk->packet_id)
 				deliver = false;
-		if (deliver && c->n_in_rel < 8)
-			c->in_rel[c->n_in_rel++] = pk->packet_id;
+		if (deliver && !in_rel_add(c, pk->packet_id))
+			return;
 		ack.type = FB_MQTT_PUBREC;
 		out_packet(c, &ack);
 	}
@@ -810,9 +834,11 @@ static void on_packet(struct fb_mqtt_conn *c, const struct fb_mqtt_packet *pk)
 	case FB_MQTT_PUBLISH:
 		return on_publish(c, pk);
 	case FB_MQTT_PUBREL: {
-		for (unsigned i = 0; i < c->n_in_rel; i++)
-			if (c->in_rel[i] == pk->packet_id)
+		for (uint32_t i = 0; i < c->n_in_rel; i++)
+			if (c->in_rel[i] == pk->packet_id) {
 				c->in_rel[i] = c->in_rel[--c->n_in_rel];
+				break;
+			}
 		struct fb_mqtt_packet comp;
 		memset(&comp, 0, offsetof(struct fb_mqtt_packet, subs));
 		comp.props.n = 0;
@@ -1330,6 +1356,7 @@ void fb_mqtt_pool_free(struct fb_mqtt_pool *p)
 		free(c->slots);
 		free(c->free_slots);
 		free(c->q);
+		free(c->in_rel);
 		free(c->out);
 		free(c->in);
 		free(c->client_id);

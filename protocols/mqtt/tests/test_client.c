@@ -537,6 +537,7 @@ struct fake {
 	uint8_t inbuf[8][4096];
 	struct fb_mqtt_decoder dec[8];
 	int publishes;
+	int by_type[16];             /* packets from the client, by type */
 	uint16_t unacked[64];
 	int nunacked;
 };
@@ -565,7 +566,7 @@ static void fake_conn_cb(struct ev_loop *l, ev_io *w, int revents)
 		fb_mqtt_decoder_commit(&f->dec[i], (size_t)n);
 		struct fb_mqtt_packet p;
 		while (fb_mqtt_decoder_next(&f->dec[i], &p) > 0)
-			if (p.type == FB_MQTT_PUBLISH && f->nunacked < 64) {
+			if (f->by_type[p.type & 15]++, p.type == FB_MQTT_PUBLISH && f->nunacked < 64) {
 				f->publishes++;
 				f->unacked[f->nunacked++] = p.packet_id;
 			}
@@ -653,6 +654,81 @@ static void malformed_bytes_are_counted(void **state)
 	/* two CONNACKs before garbage, the bad-property CONNACK refused as malformed, then the last */
 	assert_int_equal(st->connects_ok, 3);
 	assert_int_equal(st->reconnects, 2);
+	fb_mqtt_pool_free(pool);
+	fake_stop(&f);
+}
+
+/* Appends a QoS 2 PUBLISH of "1/<id>" on topic c/x with packet id ID (DUP set if DUP). */
+static size_t put_qos2(uint8_t *b, uint16_t id, bool dup)
+{
+	char payload[16];
+	int pl = snprintf(payload, sizeof payload, "1/%u", id);
+	b[0] = (uint8_t)(0x34 | (dup ? 0x08 : 0));
+	b[1] = (uint8_t)(2 + 3 + 2 + pl);
+	memcpy(b + 2, "\0\3c/x", 5);
+	b[7] = (uint8_t)(id >> 8);
+	b[8] = (uint8_t)id;
+	memcpy(b + 9, payload, (size_t)pl);
+	return 9 + (size_t)pl;
+}
+
+/* §4.3.3: an inbound QoS 2 message is delivered once, however many are pending at a time and
+ * however often the broker resends it before its PUBREL, and the pending ids survive a reconnect
+ * that resumes the session (the broker resends a PUBLISH whose PUBREC it did not see). */
+static void qos2_inbound_exactly_once(void **state)
+{
+	(void)state;
+	static uint8_t first[4 + 80 * 16], second[4 + 2 * 16];
+	size_t n = 0;
+	memcpy(first, "\x20\x02\x00\x00", 4);
+	n = 4;
+	for (uint16_t id = 1; id <= 40; id++)
+		n += put_qos2(first + n, id, false);
+	for (uint16_t id = 1; id <= 40; id++)       /* PUBRECs "lost": all sent again */
+		n += put_qos2(first + n, id, true);
+	size_t n2 = 4;
+	memcpy(second, "\x20\x02\x01\x00", 4);      /* session present */
+	n2 += put_qos2(second + n2, 40, true);      /* still awaiting PUBREL: not delivered again */
+	n2 += put_qos2(second + n2, 1, false);      /* released before: a new message */
+	struct fake f;
+	memset(&f, 0, sizeof f);
+	f.version = FB_MQTT_V311;
+	f.reply[0] = first;  f.reply_len[0] = n;
+	f.reply[1] = second; f.reply_len[1] = n2;
+	uint16_t port = fake_start(&f);
+	static struct counter k;
+	memset(&k, 0, sizeof k);
+	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V311);
+	cfg.reconnect_min_us = cfg.reconnect_max_us = 20 * FB_US_PER_MS;
+	struct fb_mqtt_callbacks cb = { .arg = &k, .on_message = count_message };
+	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, &cb);
+	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "cmd", .clean_start = false };
+	fb_mqtt_pool_add(pool, &cc, NULL);
+	fb_mqtt_pool_start(pool);
+	struct want_up w = { pool, 1 };
+	assert_true(run_until(all_up, &w, 5));
+	run_for(0.2);
+	assert_int_equal(k.total, 40);
+	assert_int_equal(k.distinct, 40);
+	assert_int_equal(f.by_type[FB_MQTT_PUBREC], 80);
+	/* PUBREL for 1..39: each completed; 40 stays pending */
+	for (uint16_t id = 1; id <= 39; id++) {
+		uint8_t rel[4] = { 0x62, 0x02, (uint8_t)(id >> 8), (uint8_t)id };
+		assert_int_equal(write(f.conn_w[0].fd, rel, 4), 4);
+	}
+	run_for(0.1);
+	assert_int_equal(f.by_type[FB_MQTT_PUBCOMP], 39);
+	/* the broker drops the connection; the client comes back to its session */
+	ev_io_stop(loop, &f.conn_w[0]);
+	close(f.conn_w[0].fd);
+	for (int i = 0; i < 100 && f.accepted < 2; i++)
+		run_for(0.02);
+	run_for(0.2);
+	assert_int_equal(f.accepted, 2);
+	assert_int_equal(k.total, 41);
+	assert_int_equal(k.seen[1][40], 1);
+	assert_int_equal(k.seen[1][1], 2);
+	assert_int_equal(f.by_type[FB_MQTT_PUBREC], 82);
 	fb_mqtt_pool_free(pool);
 	fake_stop(&f);
 }
@@ -836,6 +912,7 @@ int main(void)
 		cmocka_unit_test(refused_with_bad_password),
 		cmocka_unit_test(malformed_bytes_are_counted),
 		cmocka_unit_test(receive_maximum_is_honoured),
+		cmocka_unit_test(qos2_inbound_exactly_once),
 		cmocka_unit_test(full_window_refills_by_quarters),
 		cmocka_unit_test(acks_wake_the_client_in_batches),
 		cmocka_unit_test(unreachable_broker_backs_off),
