@@ -11,12 +11,15 @@
  *            which Modbus TCP allows, and matched by transaction id). The wait for the next slot
  *            is epoll_pwait2 with a nanosecond timeout, so requests leave one by one at their
  *            slots instead of in bursts on a millisecond tick.
- * Latency: from the request's write to the end of its reply's read, 1 µs buckets. The first
- * 0.5 s is a warm-up, not counted. Also reported: how late requests left against their slots
- * (lag: this generator's own health, e.g. when it shares the cores with the server), and this
- * process's CPU per request. Prints one line (replies: warm-up included; requests: measured):
- *   replies M requests N rps R p50_us A p90_us B p99_us C p999_us D max_us E errors F lag_p99_us G
- *   cpu_us_per_req H */
+ * Latency, 1 µs buckets, two ways: from the request's write to the kernel's receipt of its
+ * reply (SO_TIMESTAMPNS: what the server and the network took, p50_us...max_us), and to this
+ * process's read of it (app_p50_us, app_p99_us: plus this generator's own wake-up delay, which
+ * on a shared 2-core machine can exceed the server's time). The first 0.5 s is a warm-up, not
+ * counted. Also reported: how late requests left against their slots (lag: this generator's own
+ * health, e.g. when it shares the cores with the server), and this process's CPU per request.
+ * Prints one line (replies: warm-up included; requests: measured):
+ *   replies M requests N rps R p50_us A p90_us B p99_us C p999_us D max_us E app_p50_us F
+ *   app_p99_us G errors H lag_p99_us I skipped J cpu_us_per_req K */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,12 +48,13 @@ struct conn {
 	uint8_t unit;
 	unsigned head, count;              /* outstanding requests, oldest first */
 	uint16_t out_tid[PIPE];
-	int64_t out_at[PIPE];
+	int64_t out_at[PIPE];              /* CLOCK_MONOTONIC: warm-up and lag */
+	int64_t out_wall[PIPE];            /* CLOCK_REALTIME: latency */
 	size_t got;
 	unsigned char buf[1024];
 };
 
-static uint32_t *hist, *lag_hist;
+static uint32_t *hist, *app_hist, *lag_hist;
 static uint64_t nreq, nlag, nerr, skipped, nreplies;   /* nreplies: warm-up included */
 static int64_t measure_from;
 
@@ -57,6 +62,14 @@ static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The clock of the kernel's receive timestamps (SO_TIMESTAMPNS). */
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -76,6 +89,7 @@ static void send_req(struct conn *c, int units, int64_t due)
 	unsigned slot = (c->head + c->count) % PIPE;
 	c->out_tid[slot] = c->tid;
 	c->out_at[slot] = t;
+	c->out_wall[slot] = wall_ns();
 	c->count++;
 	if (write(c->fd, q, sizeof q) != (ssize_t)sizeof q) {
 		perror("write");
@@ -105,8 +119,15 @@ static uint64_t hmax(const uint32_t *h)
 	return 0;
 }
 
-/* Takes every complete reply off c's buffer; returns how many. */
-static int take_replies(struct conn *c, int units, bool closed_loop)
+static void add(uint32_t *h, int64_t ns)
+{
+	int64_t us = ns / 1000;
+	h[us < 0 ? 0 : us < MAXLAT ? us : MAXLAT]++;
+}
+
+/* Takes every complete reply off c's buffer; returns how many. RX_WALL: when the kernel
+ * received the last of the bytes read (the replies in one read share it: conservative). */
+static int take_replies(struct conn *c, int units, bool closed_loop, int64_t rx_wall)
 {
 	int done = 0;
 	for (;;) {
@@ -115,13 +136,13 @@ static int take_replies(struct conn *c, int units, bool closed_loop)
 		size_t len = 6u + (size_t)(c->buf[4] << 8 | c->buf[5]);
 		if (c->got < len)
 			break;
-		int64_t t = now_ns();
+		int64_t t = wall_ns();
 		uint16_t tid = (uint16_t)(c->buf[0] << 8 | c->buf[1]);
 		if (c->count == 0 || c->out_tid[c->head] != tid || c->buf[7] != 3 || c->buf[8] != 20) {
 			nerr++;
 		} else if (c->out_at[c->head] >= measure_from) {
-			int64_t lat = (t - c->out_at[c->head]) / 1000;
-			hist[lat < MAXLAT ? lat : MAXLAT]++;
+			add(hist, (rx_wall ? rx_wall : t) - c->out_wall[c->head]);
+			add(app_hist, t - c->out_wall[c->head]);
 			nreq++;
 		}
 		if (c->count) {
@@ -147,9 +168,10 @@ int main(int argc, char **argv)
 	int nc = atoi(argv[3]), units = atoi(argv[6]);
 	double secs = atof(argv[4]), rate = atof(argv[5]);
 	hist = calloc(MAXLAT + 1, sizeof *hist);
+	app_hist = calloc(MAXLAT + 1, sizeof *app_hist);
 	lag_hist = calloc(MAXLAT + 1, sizeof *lag_hist);
 	struct conn *cs = calloc((size_t)nc, sizeof *cs);
-	if (!hist || !lag_hist || !cs || nc < 1 || units < 1)
+	if (!hist || !app_hist || !lag_hist || !cs || nc < 1 || units < 1)
 		return 2;
 	int ep = epoll_create1(0);
 	int ports[64], np = 0;
@@ -167,6 +189,10 @@ int main(int argc, char **argv)
 		}
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) {
+			perror("SO_TIMESTAMPNS");
+			return 1;
+		}
 		c->unit = (uint8_t)(i % units);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
@@ -198,13 +224,24 @@ int main(int argc, char **argv)
 		int n = epoll_pwait2(ep, evs, 256, &timeout, NULL);
 		for (int e = 0; e < n; e++) {
 			struct conn *c = evs[e].data.ptr;
-			ssize_t r = read(c->fd, c->buf + c->got, sizeof c->buf - c->got);
+			struct iovec iov = { c->buf + c->got, sizeof c->buf - c->got };
+			union { char b[CMSG_SPACE(sizeof(struct timespec))]; struct cmsghdr align; } ctl;
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			                     .msg_controllen = sizeof ctl.b };
+			ssize_t r = recvmsg(c->fd, &mh, 0);
 			if (r <= 0) {
 				fprintf(stderr, "connection closed by the server\n");
 				return 1;
 			}
+			int64_t rx_wall = 0;
+			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+					memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+					rx_wall = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+				}
 			c->got += (size_t)r;
-			take_replies(c, units, closed_loop);
+			take_replies(c, units, closed_loop, rx_wall);
 		}
 	}
 	getrusage(RUSAGE_SELF, &ru1);
@@ -212,10 +249,11 @@ int main(int argc, char **argv)
 	             (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	double el = (double)(now_ns() - measure_from) / 1e9;
 	printf("replies %llu requests %llu rps %.0f p50_us %llu p90_us %llu p99_us %llu p999_us %llu max_us %llu "
-	       "errors %llu lag_p99_us %llu skipped %llu cpu_us_per_req %.2f\n",
+	       "app_p50_us %llu app_p99_us %llu errors %llu lag_p99_us %llu skipped %llu cpu_us_per_req %.2f\n",
 	       (unsigned long long)nreplies, (unsigned long long)nreq, (double)nreq / el, (unsigned long long)pct(hist, nreq, 0.5),
 	       (unsigned long long)pct(hist, nreq, 0.9), (unsigned long long)pct(hist, nreq, 0.99),
 	       (unsigned long long)pct(hist, nreq, 0.999), (unsigned long long)hmax(hist),
+	       (unsigned long long)pct(app_hist, nreq, 0.5), (unsigned long long)pct(app_hist, nreq, 0.99),
 	       (unsigned long long)nerr, (unsigned long long)(nlag ? pct(lag_hist, nlag, 0.99) : 0),
 	       (unsigned long long)skipped, nreplies ? cpu * 1e6 / (double)nreplies : 0);
 	return 0;
