@@ -8,6 +8,7 @@ static const struct fb_collector_ops *const collectors[] = {
 	&fb_collector_mqtt,
 	&fb_collector_lorawan,
 	&fb_collector_modbus,
+	&fb_collector_nsint,
 	NULL
 };
 

@@ -126,6 +126,8 @@ struct fb_collector_ops {
 };
 
 extern const struct fb_collector_ops fb_collector_mqtt, fb_collector_lorawan, fb_collector_modbus;
+/* "lorawan-ns": a network server's MQTT integration (ChirpStack, TTS), harness/collect_nsint.h */
+extern const struct fb_collector_ops fb_collector_nsint;
 const struct fb_collector_ops *fb_collector_find(const char *name);
 
 /* CLOCK_REALTIME now in µs, as recv_wall uses. */
