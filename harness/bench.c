@@ -217,7 +217,7 @@ static uint16_t modbus_ports(struct fb_bench *b)
 
 int fb_bench_prepare(struct fb_bench *b)
 {
-	if (!b->o.local && !b->o.collect_url)
+	if (!b->o.local && !b->o.collect_url && !b->o.collect_lorawan_url)
 		return 0;
 	if (!(b->recon = fb_recon_new(b->sc, b->first, b->count)))
 		return -1;
@@ -263,6 +263,13 @@ int fb_bench_prepare(struct fb_bench *b)
 		if (add_collector(b, "lorawan", &cfg))
 			return -1;
 	}
+	if (b->uses[1] && b->o.collect_lorawan_url) {
+		struct fb_collect_cfg cfg = {
+			.url = b->o.collect_lorawan_url, .topic_filter = b->o.collect_lorawan_topic,
+		};
+		if (add_collector(b, "lorawan-ns", &cfg))
+			return -1;
+	}
 	return 0;
 }
 
@@ -283,9 +290,14 @@ void fb_bench_env(struct fb_bench *b, const char *transport, struct fb_transport
 {
 	if (!b || !b->recon)
 		return;
+	int p = proto_of(transport);
+	/* against a real platform, only the protocols a collector receives are expected (a
+	 * --collect-lorawan run does not count its MQTT fleets' messages lost, nor --collect its
+	 * LoRaWAN fleets') */
+	if (!b->o.local && ((p == 0 && !b->o.collect_url) || (p == 1 && !b->o.collect_lorawan_url)))
+		return;
 	env->sent = on_sent;
 	env->sent_arg = b;
-	int p = proto_of(transport);
 	if (p >= 0 && b->target[p][0])
 		env->target = b->target[p];
 }

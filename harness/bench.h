@@ -25,6 +25,9 @@ struct fb_bench_opts {
 	bool local;                  /* --local: start the peers here, point the fleet at them */
 	const char *collect_url;     /* --collect URL: the MQTT collector subscribes there */
 	const char *collect_topic;   /* --collect-topic FILTER */
+	const char *collect_lorawan_url;    /* --collect-lorawan URL: a network server's MQTT
+	                                       integration (harness/collect_nsint.h) */
+	const char *collect_lorawan_topic;  /* --collect-lorawan-topic FILTER */
 	fb_time_us grace;            /* how long collectors wait for stragglers at the end */
 	bool quiet;
 	bool max_mode;               /* --speed max: a message is scheduled when the engine runs it */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "harness/bench.h"
 #include "harness/cli.h"
+#include "harness/collect_nsint.h"
 #include "harness/expect.h"
 #include "harness/html.h"
 #include "harness/metrics.h"
@@ -51,6 +52,12 @@ static const char run_usage[] =
 "  --collect URL         against a real platform: the MQTT collector subscribes at URL\n"
 "                        (mqtt://host:port) while the fleet targets the scenario's transports\n"
 "  --collect-topic F     the topic filter to subscribe to (default: the fleets' topics)\n"
+"  --collect-lorawan URL against a real network server: count the LoRaWAN uplinks its MQTT\n"
+"                        integration publishes, decrypted (chirpstack://host:port for\n"
+"                        ChirpStack v4, tts://host:port for The Things Stack v3;\n"
+"                        chirpstack+mqtts:// and tts+mqtts:// for TLS; user:password@host)\n"
+"  --collect-lorawan-topic F  its topic filter (default application/+/device/+/event/up,\n"
+"                        or v3/+/devices/+/up)\n"
 "  --grace D             how long collectors wait for late messages at the end (default 5s)\n"
 "  --start-at RFC3339    begin at this wall-clock time (aligns the clocks of shard processes)\n"
 "  --junit FILE          one JUnit test case per expectation of the scenario's expect: block\n"
@@ -532,7 +539,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
 	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT, O_JUNIT,
-	       O_HTML, O_METRICS };
+	       O_HTML, O_METRICS, O_COLLECT_LW, O_COLLECT_LW_TOPIC };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -547,6 +554,8 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "local", no_argument, NULL, O_LOCAL },
 		{ "collect", required_argument, NULL, O_COLLECT },
 		{ "collect-topic", required_argument, NULL, O_COLLECT_TOPIC },
+		{ "collect-lorawan", required_argument, NULL, O_COLLECT_LW },
+		{ "collect-lorawan-topic", required_argument, NULL, O_COLLECT_LW_TOPIC },
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "start-at", required_argument, NULL, O_START_AT },
 		{ "junit", required_argument, NULL, O_JUNIT },
@@ -582,6 +591,14 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 			o->collect_url = optarg;
 			break;
 		case O_COLLECT_TOPIC: o->collect_topic = optarg; break;
+		case O_COLLECT_LW: {
+			struct fb_nsint_url u;
+			if (fb_nsint_url_parse(optarg, &u))
+				return -1;
+			o->collect_lorawan_url = optarg;
+			break;
+		}
+		case O_COLLECT_LW_TOPIC: o->collect_lorawan_topic = optarg; break;
 		case O_JUNIT: o->junit = optarg; break;
 		case O_HTML: o->html = optarg; break;
 		case O_METRICS: {
@@ -632,6 +649,14 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 	}
 	if (o->collect_topic && !o->collect_url && !o->local) {
 		fb_error("--collect-topic needs --collect or --local");
+		return -1;
+	}
+	if (o->local && o->collect_lorawan_url) {
+		fb_error("--local and --collect-lorawan exclude each other (--local runs its own network server)");
+		return -1;
+	}
+	if (o->collect_lorawan_topic && !o->collect_lorawan_url) {
+		fb_error("--collect-lorawan-topic needs --collect-lorawan");
 		return -1;
 	}
 	return 0;
@@ -779,6 +804,8 @@ int fb_cmd_run(int argc, char **argv)
 	r.loop = ev_default_loop(EVFLAG_AUTO);
 	struct fb_bench_opts bo = {
 		.local = r.o.local, .collect_url = r.o.collect_url, .collect_topic = r.o.collect_topic,
+		.collect_lorawan_url = r.o.collect_lorawan_url,
+		.collect_lorawan_topic = r.o.collect_lorawan_topic,
 		.grace = r.o.grace, .quiet = r.o.quiet, .max_mode = r.o.speed_mode == FB_SPEED_MAX
 	};
 	if (!(r.bench = fb_bench_new(r.loop, r.sc, r.e, &bo, wall_of, &r)) || fb_bench_prepare(r.bench)) {
