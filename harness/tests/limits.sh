@@ -5,28 +5,14 @@
 # is raised to the hard limit first. Each limit is set with ulimit in a subshell.
 set -u
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fails=0
-ok()   { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails+1)); }
+. ci/testlib.sh
+keep_going
 # check CODE DESCRIPTION: the last command's exit code ($rc) and that it was no crash
 check_code() {
   if [ "$rc" = "$1" ]; then ok "$2 (exit $rc)"; else fail "$2: exit $rc, wanted $1"; sed 's/^/    /' "$T/err"; fi
 }
-expect_err() {   # expect_err PATTERN DESCRIPTION
-  if grep -qE -- "$1" "$T/err"; then ok "$2"; else fail "$2: stderr lacks /$1/"; sed 's/^/    /' "$T/err"; fi
-}
 refute_err() {
   if grep -qE -- "$1" "$T/err"; then fail "$2: stderr has /$1/"; sed 's/^/    /' "$T/err"; else ok "$2"; fi
-}
-# A port nobody listens on, from the kernel (bind port 0).
-free_port() {
-  node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
 }
 
 scenario() {  # scenario FILE COUNT TYPE TRANSPORT-LINE TRANSPORTS-BLOCK
@@ -46,18 +32,8 @@ YAML
 
 # ---- file descriptors: MQTT, one connection per device --------------------------------------
 port=$(free_port)
-cat > "$T/mosquitto.conf" <<CONF
-user $(id -un)
-listener $port 127.0.0.1
-allow_anonymous true
-CONF
-mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.out" 2>&1 &
-pids+=($!)
-for i in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { fail "mosquitto did not start: $(cat "$T/mosquitto.out")"; exit 1; }
+mosquitto_conf "$port" > "$T/mosquitto.conf"
+start_mosquitto "$T/mosquitto.conf" "$port"
 
 mq="transports:
   mqtt: {url: \"mqtt://127.0.0.1:$port\", connection: per-device, qos: 1}"
@@ -140,7 +116,7 @@ expect_err "300 devices need 300 ports from 65400: beyond 65535 \(start lower wi
 # A port another process holds (a node server on a kernel-chosen port, ready once it prints it).
 node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>console.log(s.address().port))" > "$T/holder" &
 pids+=($!)
-for i in $(seq 200); do [ -s "$T/holder" ] && break; sleep 0.05; done
+poll 10 test -s "$T/holder"
 held=$(cat "$T/holder")
 scenario "$T/mbinuse.yaml" 2 water-level ", transport: modbus" "${mb/127.0.0.1:0/127.0.0.1:$held}"
 $FB run "$T/mbinuse.yaml" > "$T/out" 2> "$T/err"; rc=$?
@@ -178,5 +154,4 @@ fi
 if [ "$rc" = 1 ] || [ "$rc" = 2 ]; then ok "200 000 MQTT devices in 110 MB: exit $rc"; else fail "200 000 MQTT devices in 110 MB: exit $rc"; sed 's/^/    /' "$T/err"; fi
 expect_err "out of memory .*200000 devices.*--shard" "the size and the way out are named"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -5,11 +5,7 @@
 # stops its broker by PID at the end.
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
+. ci/testlib.sh
 
 "$FB" run scenarios/aix-marseille-pilot.yaml --local --speed x3600 --duration 2h \
   --report "$T/r.json" --junit "$T/r.xml" 2> "$T/err"

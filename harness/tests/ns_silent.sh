@@ -5,11 +5,8 @@
 # accepted, every PUSH_DATA timed out) and exits 1, as a run where nothing could join must.
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+. ci/testlib.sh
+port=$(free_port udp)
 cat > "$T/ns.yaml" <<EOF
 name: ns-silent
 seed: 5

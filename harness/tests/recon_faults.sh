@@ -5,10 +5,7 @@
 # order, undecodable and lost messages as the trace marks, and everything else received intact.
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. ci/testlib.sh
 cat > "$T/s.yaml" <<'EOF'
 name: recon-faults
 seed: 21

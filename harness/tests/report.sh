@@ -6,23 +6,11 @@
 # refused merges (exit 2).
 set -u
 cd "$(dirname "$0")/../.."
-FB=$PWD/${B:-build}/fleetbench
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-ok()   { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails+1)); }
-expect_code() {  # expect_code CODE DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else fail "$what: exit $got, wanted $want"; cat "$tmp/err"; fi
-}
-expect_err() {   # expect_err PATTERN DESCRIPTION
-  if grep -qE -- "$1" "$tmp/err"; then ok "$2"; else fail "$2: stderr lacks '$1'"; cat "$tmp/err"; fi
-}
+. ci/testlib.sh
+keep_going
 check() {        # check DESCRIPTION -- python3 code reading JSON files (sys.exit(1) or raise on failure)
   local what=$1; shift 2
-  if python3 -c "$@" >"$tmp/py" 2>&1; then ok "$what"; else fail "$what"; cat "$tmp/py"; fi
+  if python3 -c "$@" >"$T/py" 2>&1; then ok "$what"; else fail "$what"; cat "$T/py"; fi
 }
 
 scenario() {     # scenario FILE EXPECT-MQTT-BLOCK
@@ -46,22 +34,22 @@ expect:
   mqtt: $2
 EOF
 }
-scenario "$tmp/s.yaml" "{latency_p99_max: 30s, errors_max: 0}"
-scenario "$tmp/f.yaml" "{latency_p50_max: 1us, errors_max: 0}"
+scenario "$T/s.yaml" "{latency_p99_max: 30s, errors_max: 0}"
+scenario "$T/f.yaml" "{latency_p50_max: 1us, errors_max: 0}"
 
 # --- one process, then three shards merged ----------------------------------------------------
 expect_code 0 "single run with expectations met" -- \
-  $FB run "$tmp/s.yaml" --local --quiet --report "$tmp/r0.json" --junit "$tmp/j0.xml" --html "$tmp/h0.html"
+  $FB run "$T/s.yaml" --local --quiet --report "$T/r0.json" --junit "$T/j0.xml" --html "$T/h0.html"
 for i in 0 1 2; do
-  expect_code 0 "shard $i/3" -- $FB run "$tmp/s.yaml" --local --quiet --shard $i/3 --report "$tmp/s$i.json"
+  expect_code 0 "shard $i/3" -- $FB run "$T/s.yaml" --local --quiet --shard $i/3 --report "$T/s$i.json"
 done
 expect_code 0 "report merge" -- \
-  $FB report merge "$tmp/s0.json" "$tmp/s1.json" "$tmp/s2.json" --junit "$tmp/jm.xml" --html "$tmp/hm.html"
-cp "$tmp/out" "$tmp/total.json"
+  $FB report merge "$T/s0.json" "$T/s1.json" "$T/s2.json" --junit "$T/jm.xml" --html "$T/hm.html"
+cp "$T/out" "$T/total.json"
 
 check "merged totals equal the single run's" -- "
 import json, sys
-one = json.load(open('$tmp/r0.json')); tot = json.load(open('$tmp/total.json'))
+one = json.load(open('$T/r0.json')); tot = json.load(open('$T/total.json'))
 a, b = one['bench'], tot['bench']
 assert a['total']['expected'] > 1000, a['total']
 for k in ('expected', 'received', 'lost', 'duplicated', 'out_of_order', 'wrong_values', 'undecodable', 'unexpected'):
@@ -77,20 +65,20 @@ assert [s['index'] for s in tot['shards']] == [0, 1, 2]
 "
 check "merged latency histogram is the sum of the shards', bucket for bucket" -- "
 import json, collections
-tot = json.load(open('$tmp/total.json'))
+tot = json.load(open('$T/total.json'))
 h = tot['bench']['total']['latency_us']
 assert h['count'] == tot['bench']['total']['received']
 want = collections.Counter()
 for i in range(3):
-    for ix, n in json.load(open('$tmp/s%d.json' % i))['bench']['total']['latency_us']['buckets']:
+    for ix, n in json.load(open('$T/s%d.json' % i))['bench']['total']['latency_us']['buckets']:
         want[ix] += n
 assert dict(want) == {ix: n for ix, n in h['buckets']}, 'buckets differ'
-assert h['min'] == min(json.load(open('$tmp/s%d.json' % i))['bench']['total']['latency_us']['min'] for i in range(3))
-assert h['max'] == max(json.load(open('$tmp/s%d.json' % i))['bench']['total']['latency_us']['max'] for i in range(3))
+assert h['min'] == min(json.load(open('$T/s%d.json' % i))['bench']['total']['latency_us']['min'] for i in range(3))
+assert h['max'] == max(json.load(open('$T/s%d.json' % i))['bench']['total']['latency_us']['max'] for i in range(3))
 "
 check "merged signals: every recorded device's points equal the single run's" -- "
 import json
-one = json.load(open('$tmp/r0.json'))['signals']; tot = json.load(open('$tmp/total.json'))['signals']
+one = json.load(open('$T/r0.json'))['signals']; tot = json.load(open('$T/total.json'))['signals']
 assert set(one) == set(tot) == {'noise', 'waste', 'water-level'}, set(tot)
 assert tot['noise']['devices'] == ['noise-000000', 'noise-000001', 'noise-000002'], tot['noise']['devices']
 assert tot['noise']['field'] == 'LAeq' and tot['noise']['unit'] == 'dB(A)'
@@ -102,67 +90,67 @@ assert len(tot['noise']['points'][0]) == 288            # a day every 5 minutes
 "
 check "merged expectations re-evaluated, all met" -- "
 import json
-tot = json.load(open('$tmp/total.json'))
+tot = json.load(open('$T/total.json'))
 ex = tot['expectations']
 assert [e['name'] for e in ex] == ['loss_max', 'mqtt.latency_p99_max', 'mqtt.errors_max'], ex
 assert all(e['ok'] for e in ex) and tot['exit_code'] == 0
-assert tot['expect'] == json.load(open('$tmp/r0.json'))['expect']
+assert tot['expect'] == json.load(open('$T/r0.json'))['expect']
 "
-expect_code 0 "report merge -o FILE" -- $FB report merge -o "$tmp/total-o.json" "$tmp/s0.json" "$tmp/s1.json" "$tmp/s2.json"
-cmp -s "$tmp/total-o.json" "$tmp/total.json" && ok "-o writes what stdout carries" || fail "-o output differs from stdout"
-expect_code 0 "report html" -- $FB report html "$tmp/total.json"
-cmp -s "$tmp/out" "$tmp/hm.html" && ok "report html equals merge --html" || fail "report html differs from merge --html"
+expect_code 0 "report merge -o FILE" -- $FB report merge -o "$T/total-o.json" "$T/s0.json" "$T/s1.json" "$T/s2.json"
+cmp -s "$T/total-o.json" "$T/total.json" && ok "-o writes what stdout carries" || fail "-o output differs from stdout"
+expect_code 0 "report html" -- $FB report html "$T/total.json"
+cmp -s "$T/out" "$T/hm.html" && ok "report html equals merge --html" || fail "report html differs from merge --html"
 
 # --- JUnit through a real XML parser ----------------------------------------------------------
 for j in j0 jm; do
-  if xmllint --noout "$tmp/$j.xml" 2>"$tmp/err"; then ok "$j.xml is well-formed XML"; else fail "$j.xml: $(cat "$tmp/err")"; fi
+  if xmllint --noout "$T/$j.xml" 2>"$T/err"; then ok "$j.xml is well-formed XML"; else fail "$j.xml: $(cat "$T/err")"; fi
 done
-[ "$(xmllint --xpath 'count(//testsuite[@name="merge-e2e"]/testcase)' "$tmp/jm.xml")" = 3 ] \
+[ "$(xmllint --xpath 'count(//testsuite[@name="merge-e2e"]/testcase)' "$T/jm.xml")" = 3 ] \
   && ok "one testcase per expectation, in a suite named after the scenario" || fail "testcases in jm.xml"
-[ "$(xmllint --xpath 'count(//failure)' "$tmp/jm.xml")" = 0 ] && ok "no failure when all met" || fail "failures in jm.xml"
+[ "$(xmllint --xpath 'count(//failure)' "$T/jm.xml")" = 0 ] && ok "no failure when all met" || fail "failures in jm.xml"
 
 # --- an expectation not met --------------------------------------------------------------------
 expect_code 3 "run with an unmet expectation" -- \
-  $FB run "$tmp/f.yaml" --local --quiet --report "$tmp/f.json" --junit "$tmp/jf.xml" --html "$tmp/hf.html"
+  $FB run "$T/f.yaml" --local --quiet --report "$T/f.json" --junit "$T/jf.xml" --html "$T/hf.html"
 expect_err "expectation 'mqtt.latency_p50_max' not met: mqtt p50 [0-9.]+m?s > 1us" "unmet expectation listed on stderr"
-xmllint --noout "$tmp/jf.xml" 2>/dev/null && ok "jf.xml is well-formed XML" || fail "jf.xml is not XML"
-[ "$(xmllint --xpath 'string(//testsuite/@failures)' "$tmp/jf.xml")" = 1 ] && ok "junit counts one failure" || fail "junit failures attribute"
-[ "$(xmllint --xpath 'string(//testcase[failure]/@name)' "$tmp/jf.xml")" = mqtt.latency_p50_max ] \
+xmllint --noout "$T/jf.xml" 2>/dev/null && ok "jf.xml is well-formed XML" || fail "jf.xml is not XML"
+[ "$(xmllint --xpath 'string(//testsuite/@failures)' "$T/jf.xml")" = 1 ] && ok "junit counts one failure" || fail "junit failures attribute"
+[ "$(xmllint --xpath 'string(//testcase[failure]/@name)' "$T/jf.xml")" = mqtt.latency_p50_max ] \
   && ok "the failing testcase is the p50 expectation" || fail "failing testcase name"
-xmllint --xpath 'string(//failure)' "$tmp/jf.xml" | grep -q '^limit: 1 us' && ok "failure names limit and actual" || fail "failure text"
-grep -q 'id="verdict" class="verdict fail">FAIL' "$tmp/hf.html" && ok "html verdict FAIL" || fail "html verdict FAIL"
-for i in 0 1; do $FB run "$tmp/f.yaml" --local --quiet --shard $i/2 --report "$tmp/f$i.json" 2>/dev/null; done
-expect_code 3 "merge of shards with an unmet expectation" -- $FB report merge "$tmp/f0.json" "$tmp/f1.json"
+xmllint --xpath 'string(//failure)' "$T/jf.xml" | grep -q '^limit: 1 us' && ok "failure names limit and actual" || fail "failure text"
+grep -q 'id="verdict" class="verdict fail">FAIL' "$T/hf.html" && ok "html verdict FAIL" || fail "html verdict FAIL"
+for i in 0 1; do $FB run "$T/f.yaml" --local --quiet --shard $i/2 --report "$T/f$i.json" 2>/dev/null; done
+expect_code 3 "merge of shards with an unmet expectation" -- $FB report merge "$T/f0.json" "$T/f1.json"
 expect_err "expectation 'mqtt.latency_p50_max' not met" "merge lists the unmet expectation"
 
 # --- refused merges and usage ------------------------------------------------------------------
-$FB run "$tmp/s.yaml" --local --quiet --shard 1/3 --seed 8 --report "$tmp/seed8.json" 2>/dev/null
-expect_code 2 "merge of different seeds" -- $FB report merge "$tmp/s0.json" "$tmp/seed8.json"
+$FB run "$T/s.yaml" --local --quiet --shard 1/3 --seed 8 --report "$T/seed8.json" 2>/dev/null
+expect_code 2 "merge of different seeds" -- $FB report merge "$T/s0.json" "$T/seed8.json"
 expect_err "ran with seed '8' but '.*s0.json' with seed '7'" "seed mismatch named"
-expect_code 2 "merge of one shard twice" -- $FB report merge "$tmp/s0.json" "$tmp/s0.json"
+expect_code 2 "merge of one shard twice" -- $FB report merge "$T/s0.json" "$T/s0.json"
 expect_err "shard 0/3 is given twice" "duplicate shard named"
-printf '{"scenario": \n' > "$tmp/broken.json"
-expect_code 2 "merge of a broken file" -- $FB report merge "$tmp/s0.json" "$tmp/broken.json"
+printf '{"scenario": \n' > "$T/broken.json"
+expect_code 2 "merge of a broken file" -- $FB report merge "$T/s0.json" "$T/broken.json"
 expect_err "broken.json:2(:[0-9]+)?: error: " "broken file located"
 expect_code 2 "report without subcommand" -- $FB report
-expect_code 2 "report subcommand typo" -- $FB report mrege "$tmp/s0.json"
+expect_code 2 "report subcommand typo" -- $FB report mrege "$T/s0.json"
 expect_err "unknown report subcommand 'mrege' \(did you mean 'merge'\?\)" "subcommand suggestion"
 expect_code 0 "report --help" -- $FB report --help
-grep -q "usage: fleetbench report merge" "$tmp/out" && ok "report help text" || fail "report help text"
+grep -q "usage: fleetbench report merge" "$T/out" && ok "report help text" || fail "report help text"
 
 # --- the page in a real browser, offline --------------------------------------------------------
-if grep -qiE '<script|<link|<img|<iframe|src=|href=|url\(|@import' "$tmp/hm.html"; then
+if grep -qiE '<script|<link|<img|<iframe|src=|href=|url\(|@import' "$T/hm.html"; then
   fail "the page references external resources"
 else
   ok "the page is self-contained (no script, link, image, url())"
 fi
 # A proxy on a closed port: any network fetch would fail; the page must not need one.
-timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chromium" \
-  --proxy-server=http://127.0.0.1:9 --dump-dom "file://$tmp/hm.html" >"$tmp/dom.html" 2>"$tmp/chromium.log"
-[ -s "$tmp/dom.html" ] && ok "chromium rendered the page" || { fail "chromium rendered nothing"; tail -5 "$tmp/chromium.log"; }
+timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$T/chromium" \
+  --proxy-server=http://127.0.0.1:9 --dump-dom "file://$T/hm.html" >"$T/dom.html" 2>"$T/chromium.log"
+[ -s "$T/dom.html" ] && ok "chromium rendered the page" || { fail "chromium rendered nothing"; tail -5 "$T/chromium.log"; }
 check "the rendered DOM: title, verdict, charts with data, numbers, expectations" -- "
 import json, re
-dom = open('$tmp/dom.html').read(); tot = json.load(open('$tmp/total.json'))
+dom = open('$T/dom.html').read(); tot = json.load(open('$T/total.json'))
 assert '<title>fleetbench: merge-e2e</title>' in dom
 assert re.search(r'id=\"verdict\" class=\"verdict pass\">PASS<', dom)
 def svg(id):
@@ -191,5 +179,4 @@ assert dom.count('<td class=\"ok\">pass</td>') == 3
 assert 'mqtt.latency_p99_max' in dom
 "
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

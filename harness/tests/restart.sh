@@ -6,41 +6,15 @@
 # the outage swallowed are counted as lost, not hidden.
 set -u
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fails=0
-ok()   { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails+1)); }
+. ci/testlib.sh
+keep_going
 
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-cat > "$T/mosquitto.conf" <<CONF
-user $(id -un)
-listener $port 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $T/
-max_queued_messages 0
-log_dest file $T/mosquitto.log
-log_type all
-CONF
-broker=
-start_broker() {
-  mosquitto -c "$T/mosquitto.conf" >> "$T/mosquitto.out" 2>&1 &
-  broker=$!
-  pids+=($broker)
-  for i in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  fail "mosquitto did not start: $(cat "$T/mosquitto.out")"; exit 1
-}
+port=$(free_port)
+mosquitto_conf "$port" "persistence true" "persistence_location $T/" "max_queued_messages 0" \
+  "log_dest file $T/mosquitto.log" "log_type all" > "$T/mosquitto.conf"
 published() { grep -c 'Received PUBLISH from noise' "$T/mosquitto.log" 2>/dev/null; }
 # report FILE FIELD: bench.protocols.mqtt.FIELD of a JSON report
-report() { node -e "const r=require('$1'); console.log(r.bench.protocols.mqtt['$2'])"; }
+report() { json_field "$1" "r.bench.protocols.mqtt['$2']"; }
 
 # one_run QOS: runs 20 devices x 60 s at x10 (6 s of wall time) and restarts the broker after
 # 300 of the 1200 messages
@@ -65,16 +39,16 @@ YAML
   pids+=($run)
   for i in $(seq 400); do [ "$(published)" -ge 300 ] && break; sleep 0.02; done
   [ "$(published)" -ge 300 ] || { fail "qos $qos: the fleet did not publish"; cat "$T/run$qos.out"; return; }
-  kill -TERM "$broker"; wait "$broker" 2>/dev/null
+  kill -TERM "$mosquitto_pid"; wait "$mosquitto_pid" 2>/dev/null
   local at=$(published)
-  start_broker
+  start_mosquitto "$T/mosquitto.conf" "$port"
   wait "$run"; rc=$?
   [ "$at" -lt 1200 ] && ok "qos $qos: the broker stopped mid-run (after $at of 1200 messages)" \
     || fail "qos $qos: the broker stopped only after $at messages"
   if [ "$rc" = 0 ]; then ok "qos $qos: the run finishes (exit 0)"; else fail "qos $qos: exit $rc"; tail -20 "$T/run$qos.out"; fi
 }
 
-start_broker
+start_mosquitto "$T/mosquitto.conf" "$port"
 
 one_run 1
 expected=$(report "$T/r1.json" expected); received=$(report "$T/r1.json" received); lost=$(report "$T/r1.json" lost)
@@ -91,5 +65,4 @@ expected=$(report "$T/r0.json" expected); received=$(report "$T/r0.json" receive
 [ "$lost" -gt 0 ] && [ $((received + lost)) -eq "$expected" ] && ok "qos 0: the outage's losses are counted ($lost lost, $received received)" \
   || fail "qos 0: lost $lost, received $received of $expected"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -6,33 +6,13 @@
 # equals its trace.
 set -u
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-FB=$PWD/$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
+. ci/testlib.sh
 [ -n "${KEEP:-}" ] && trap - EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 port=$(free_port)
-cat > "$T/mosquitto.conf" <<EOF
-user $(id -un)
-listener $port 127.0.0.1
-allow_anonymous true
-max_queued_messages 0
-max_inflight_messages 0
-log_dest file $T/mosquitto.log
-EOF
-mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.out" 2>&1 &
-pids+=($!)
-for i in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "mosquitto did not start: $(cat "$T/mosquitto.out")"
+mosquitto_conf "$port" "max_queued_messages 0" "max_inflight_messages 0" \
+  "log_dest file $T/mosquitto.log" > "$T/mosquitto.conf"
+start_mosquitto "$T/mosquitto.conf" "$port"
 
 cat > "$T/scenario.yaml" <<EOF
 name: shards-test

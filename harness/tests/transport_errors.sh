@@ -6,19 +6,12 @@
 # password (only noise-000000 has one), the collector's (--collect) is open.
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-T=$(mktemp -d)
-broker=
-cleanup() { [ -n "$broker" ] && { kill "$broker" 2>/dev/null; wait "$broker" 2>/dev/null; }; rm -rf "$T"; }
-trap cleanup EXIT
-fails=0
-ok()   { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails+1)); }
-free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+. ci/testlib.sh
+keep_going
 
 fleet_port=$(free_port); open_port=$(free_port)
 while [ "$open_port" = "$fleet_port" ]; do open_port=$(free_port); done
-mosquitto_passwd -b -c "$T/passwords" noise-000000 secret || { echo "FAIL: mosquitto_passwd"; exit 1; }
+mosquitto_passwd -b -c "$T/passwords" noise-000000 secret || die "mosquitto_passwd"
 cat > "$T/mosquitto.conf" <<CONF
 user $(id -un)
 per_listener_settings true
@@ -29,15 +22,7 @@ listener $open_port 127.0.0.1
 allow_anonymous true
 max_queued_messages 0
 CONF
-mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.log" 2>&1 &
-broker=$!
-up=
-for _ in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$fleet_port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$open_port") 2>/dev/null && { up=1; break; }
-  kill -0 "$broker" 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$up" ] || { echo "FAIL: mosquitto did not start: $(cat "$T/mosquitto.log")"; exit 1; }
+start_mosquitto "$T/mosquitto.conf" "$fleet_port" "$open_port"
 
 # scenario USERNAME: two devices a second apart for 10 s, every message expected error-free
 scenario() {
@@ -55,8 +40,6 @@ transports:
 expect: {errors_max: 0}
 YAML
 }
-# field REPORT EXPR: a value of the JSON report (python expression over r)
-field() { python3 -c "import json, sys; r = json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # Both devices log in (one account): no transport error, errors_max met.
 scenario noise-000000 > "$T/ok.yaml"
@@ -64,9 +47,9 @@ scenario noise-000000 > "$T/ok.yaml"
   --report "$T/ok.json" > "$T/ok.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] && ok "accepted: errors_max met (exit 0)" || { fail "accepted: exit $rc"; tail -20 "$T/ok.out"; }
-[ "$(field "$T/ok.json" "r['bench']['total']['transport_errors'], r['bench']['protocols']['mqtt']['transport_errors'], r['bench']['total']['received']")" = "0 0 20" ] \
+[ "$(json_field "$T/ok.json" "[r.bench.total.transport_errors, r.bench.protocols.mqtt.transport_errors, r.bench.total.received].join(' ')")" = "0 0 20" ] \
   && ok "accepted: transport_errors 0 in total and for mqtt, every message received" \
-  || { fail "accepted: $(field "$T/ok.json" "r['bench']['total']")"; }
+  || { fail "accepted: $(json_field "$T/ok.json" "r.bench.total")"; }
 
 # Each device logs in as itself: noise-000001 has no password, its connects are refused.
 scenario '{device}' > "$T/refused.yaml"
@@ -77,12 +60,11 @@ rc=$?
 grep -qE "expectation 'errors_max' not met: errors [1-9][0-9]* > 0 \(0 undecodable, 0 wrong values, 0 unexpected, [1-9][0-9]* transport\)" "$T/refused.out" \
   && ok "refused: errors_max named, the errors are the transport's" || { fail "refused: errors_max message"; grep expectation "$T/refused.out"; }
 # the count is the transport's own: refused + failed connects + failed publishes
-want=$(field "$T/refused.json" "(lambda t: t['connects_refused'] + t['connects_failed'] + t['pub_failed'])(r['transports']['mqtt'])")
-got=$(field "$T/refused.json" "(r['bench']['total']['transport_errors'], r['bench']['protocols']['mqtt']['transport_errors'])")
-[ "$want" -ge 1 ] && [ "$got" = "($want, $want)" ] && ok "refused: transport_errors $want in total and for mqtt (the transport's refused connects)" \
+want=$(json_field "$T/refused.json" "r.transports.mqtt.connects_refused + r.transports.mqtt.connects_failed + r.transports.mqtt.pub_failed")
+got=$(json_field "$T/refused.json" "[r.bench.total.transport_errors, r.bench.protocols.mqtt.transport_errors]")
+[ "$want" -ge 1 ] && [ "$got" = "[$want,$want]" ] && ok "refused: transport_errors $want in total and for mqtt (the transport's refused connects)" \
   || fail "refused: transport_errors $got, the transport counted $want"
-[ "$(field "$T/refused.json" "[e['name'] for e in r['expectations'] if not e['ok']]")" = "['errors_max']" ] \
-  && ok "refused: the report's failed expectation is errors_max" || fail "refused: expectations $(field "$T/refused.json" "r['expectations']")"
+[ "$(json_field "$T/refused.json" "r.expectations.filter(e => !e.ok).map(e => e.name)")" = '["errors_max"]' ] \
+  && ok "refused: the report's failed expectation is errors_max" || fail "refused: expectations $(json_field "$T/refused.json" "r.expectations")"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

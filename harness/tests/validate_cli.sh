@@ -5,24 +5,11 @@
 # test_validate_e2e (real peers).
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-tmp=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-fails=0
-ok()   { echo "ok: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails+1)); }
-expect_code() {  # expect_code CODE DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else fail "$what: exit $got, wanted $want"; cat "$tmp/err"; fi
-}
-expect_err() {   # expect_err PATTERN DESCRIPTION
-  if grep -qE -- "$1" "$tmp/err"; then ok "$2"; else fail "$2: stderr lacks '$1'"; cat "$tmp/err"; fi
-}
+. ci/testlib.sh
+keep_going
 
 expect_code 0 "validate --help" -- $FB validate --help
-grep -q "usage: fleetbench validate --type TYPE SOURCE" "$tmp/out" && ok "help text" || fail "help text"
+grep -q "usage: fleetbench validate --type TYPE SOURCE" "$T/out" && ok "help text" || fail "help text"
 $FB --help | grep -q "^  validate " && ok "listed in fleetbench --help" || fail "listed in fleetbench --help"
 
 expect_code 2 "no type" -- $FB validate --mqtt mqtt://127.0.0.1:1883
@@ -68,33 +55,32 @@ expect_err "unknown option '--topik'" "unknown option named"
 
 # The profile a device is held to: the model's fields, the counters, the options' overrides.
 expect_code 0 "print profile" -- $FB validate --type bike-counter --print-profile --interval 30s --tolerance 10
-grep -q "a report every 30s (± 10 %)" "$tmp/out" && ok "profile interval and tolerance" || { fail "profile interval"; cat "$tmp/out"; }
-grep -qE "^  dailyTotal .*counter \(resets at local midnight\)" "$tmp/out" && ok "daily counter in profile" || { fail "daily counter"; cat "$tmp/out"; }
-grep -qE "^  yearTotal .*counter \(resets at local new year\)" "$tmp/out" && ok "yearly counter in profile" || fail "yearly counter"
-grep -qE "^  intensity .*counter" "$tmp/out" && fail "per-report count shown as a counter" || ok "intensity is no counter"
+grep -q "a report every 30s (± 10 %)" "$T/out" && ok "profile interval and tolerance" || { fail "profile interval"; cat "$T/out"; }
+grep -qE "^  dailyTotal .*counter \(resets at local midnight\)" "$T/out" && ok "daily counter in profile" || { fail "daily counter"; cat "$T/out"; }
+grep -qE "^  yearTotal .*counter \(resets at local new year\)" "$T/out" && ok "yearly counter in profile" || fail "yearly counter"
+grep -qE "^  intensity .*counter" "$T/out" && fail "per-report count shown as a counter" || ok "intensity is no counter"
 expect_code 0 "print profile with --counter" -- $FB validate --type streetlight --print-profile --counter activePower:daily
-grep -qE "^  activePower .*counter \(resets at local midnight\)" "$tmp/out" && ok "--counter applied" || { fail "--counter applied"; cat "$tmp/out"; }
+grep -qE "^  activePower .*counter \(resets at local midnight\)" "$T/out" && ok "--counter applied" || { fail "--counter applied"; cat "$T/out"; }
 
 # A user-defined type from a scenario's types:
 expect_code 0 "user-defined type" -- $FB validate --scenario scenarios/lab-prototype.yaml --type air-quality --print-profile
-grep -q "profile 'air-quality': a report every 10m" "$tmp/out" && grep -qE "^  pm25 +ug/m3 +0..500 step 0.1" "$tmp/out" \
-  && ok "user type's profile" || { fail "user type's profile"; cat "$tmp/out"; }
+grep -q "profile 'air-quality': a report every 10m" "$T/out" && grep -qE "^  pm25 +ug/m3 +0..500 step 0.1" "$T/out" \
+  && ok "user type's profile" || { fail "user type's profile"; cat "$T/out"; }
 expect_code 2 "user type without its scenario" -- $FB validate --type air-quality --print-profile
 expect_err "unknown type 'air-quality'.*--scenario FILE" "hint to --scenario"
 
 # SIGTERM ends the observation early with a report; no device spoke, so traffic fails (exit 3).
-printf 'name: k\nseed: 1\nsites: [{id: s, lat: 43.3, lon: 5.37}]\ntransports: {lorawan: {server: "udp://127.0.0.1:9"}}\nfleets: [{type: noise, site: s, transport: lorawan}]\n' > "$tmp/k.yaml"
-$FB keys "$tmp/k.yaml" > "$tmp/keys.csv" || fail "keys for the LoRaWAN endpoint"
-$FB validate --type noise --lorawan-listen 127.0.0.1:0 --keys "$tmp/keys.csv" --duration 1h \
-  --format junit --out "$tmp/v.xml" 2>"$tmp/verr" & pid=$!
-for _ in $(seq 1 200); do grep -qs "validate: listening for 1h" "$tmp/verr" && break; sleep 0.05; done
-grep -q "validate: listening for 1h" "$tmp/verr" && ok "listening" || { fail "never listening"; cat "$tmp/verr"; }
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
-[ "$rc" = 3 ] && ok "SIGTERM: report and exit 3" || { fail "SIGTERM: exit $rc, wanted 3"; cat "$tmp/verr"; }
-grep -q "interrupted, reporting what was observed" "$tmp/verr" && ok "interruption said" || fail "interruption said"
-grep -q '<testcase classname="validate.noise" name="traffic">' "$tmp/v.xml" && grep -q '<failure message="0 reports' "$tmp/v.xml" \
-  && ok "junit report written, traffic failed" || { fail "junit report"; cat "$tmp/v.xml"; }
-grep -q '<skipped message="no report received"/>' "$tmp/v.xml" && ok "value checks skipped, not failed" || fail "value checks skipped"
+printf 'name: k\nseed: 1\nsites: [{id: s, lat: 43.3, lon: 5.37}]\ntransports: {lorawan: {server: "udp://127.0.0.1:9"}}\nfleets: [{type: noise, site: s, transport: lorawan}]\n' > "$T/k.yaml"
+$FB keys "$T/k.yaml" > "$T/keys.csv" || fail "keys for the LoRaWAN endpoint"
+$FB validate --type noise --lorawan-listen 127.0.0.1:0 --keys "$T/keys.csv" --duration 1h \
+  --format junit --out "$T/v.xml" 2>"$T/verr" & pid=$!
+pids+=($pid)
+poll 10 grep -qs "validate: listening for 1h" "$T/verr" && ok "listening" || { fail "never listening"; cat "$T/verr"; }
+kill -TERM "$pid"; wait "$pid"; rc=$?
+[ "$rc" = 3 ] && ok "SIGTERM: report and exit 3" || { fail "SIGTERM: exit $rc, wanted 3"; cat "$T/verr"; }
+grep -q "interrupted, reporting what was observed" "$T/verr" && ok "interruption said" || fail "interruption said"
+grep -q '<testcase classname="validate.noise" name="traffic">' "$T/v.xml" && grep -q '<failure message="0 reports' "$T/v.xml" \
+  && ok "junit report written, traffic failed" || { fail "junit report"; cat "$T/v.xml"; }
+grep -q '<skipped message="no report received"/>' "$T/v.xml" && ok "value checks skipped, not failed" || fail "value checks skipped"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

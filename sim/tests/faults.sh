@@ -4,11 +4,7 @@
 # the single run (marks included); a bad faults: entry stops the run with a located error.
 set -u
 cd "$(dirname "$0")/../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. ci/testlib.sh
 
 cat > "$T/f.yaml" <<'EOF'
 name: faults-cli

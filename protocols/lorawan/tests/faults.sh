@@ -8,36 +8,11 @@
 #  - offline (a device fault): its samples never leave the device.
 set -u
 cd "$(dirname "$0")/../../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. ci/testlib.sh
 
-wait_lines() {  # file regex count: polls up to 20 s
-  local file=$1 re=$2 n=$3 i
-  for i in $(seq 400); do
-    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
-    sleep 0.05
-  done
-  fail "timed out waiting for $n lines /$re/ in $file (have $(grep -c -E "$re" "$file" 2>/dev/null))"
-}
-
-{
-  echo "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key"
-  for i in $(seq 0 7); do
-    printf '%d,70b3d57ed01%05x,70b3d57ed0000000,%s,,,\n' "$i" "$i" "$(openssl rand -hex 16)"
-  done
-} > "$T/keys.csv"
-
-mkfifo "$T/ns.in"
-node ci/oracles/lns-oracle.js --keys "$T/keys.csv" < "$T/ns.in" > "$T/ns.jsonl" 2> "$T/ns.err" &
-pids+=($!)
-exec 3> "$T/ns.in"
-wait_lines "$T/ns.jsonl" '"event":"listening"' 1
-port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/ns.jsonl")
+lorawan_keys_csv 8 70b3d57ed01 > "$T/keys.csv"
+start_lns_oracle ns --keys "$T/keys.csv"
+port=$lns_port
 
 cat > "$T/lw.yaml" <<YAML
 name: lorawan-faults

@@ -10,40 +10,16 @@
 # splitting a site use distinct gateway EUIs.
 set -u
 cd "$(dirname "$0")/../../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-wait_lines() {  # file regex count: polls up to 20 s
-  local file=$1 re=$2 n=$3 i
-  for i in $(seq 400); do
-    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
-    sleep 0.05
-  done
-  fail "timed out waiting for $n lines /$re/ in $file"
-}
+. ci/testlib.sh
 
 # A keys file shared by the scenario and the oracle (the keys-file path of `keys:`).
-{
-  echo "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key"
-  for i in $(seq 0 11); do
-    printf '%d,70b3d57ed00%05x,70b3d57ed0000000,%s,,,\n' "$i" "$i" "$(openssl rand -hex 16)"
-  done
-} > "$T/keys.csv"
+lorawan_keys_csv 12 70b3d57ed00 > "$T/keys.csv"
 
 # The oracle: LinkADRReq to DR3 with the 2nd uplink, a dimming command (binary codec: field 1
 # dimmingLevel = 0x19 = 25 %) with the 3rd. Its stdin stays open until the script ends.
-mkfifo "$T/ns.in"
-node ci/oracles/lns-oracle.js --keys "$T/keys.csv" --adr-after 2 --adr-dr 3 \
-  --app-after 3 --app-port 10 --app-hex 0119 < "$T/ns.in" > "$T/ns.jsonl" 2> "$T/ns.err" &
-pids+=($!)
-exec 3> "$T/ns.in"
-wait_lines "$T/ns.jsonl" '"event":"listening"' 1
-port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/ns.jsonl")
+start_lns_oracle ns --keys "$T/keys.csv" --adr-after 2 --adr-dr 3 \
+  --app-after 3 --app-port 10 --app-hex 0119
+port=$lns_port
 
 cat > "$T/lw.yaml" <<YAML
 name: lorawan-e2e
@@ -133,12 +109,8 @@ grep -q "\"checked\":$ups3,\"binary\":0,\"lpp\":$ups3," "$T/check3.json" || fail
 # DevStatusAns through the whole transport: a second oracle asks every device for its status with
 # its 2nd uplink; waste bins answer their sample's batteryLevel (0..1 as 1..254), street lights 0
 # (external power, LoRaWAN 1.0.4 §5.5).
-mkfifo "$T/ds.in"
-node ci/oracles/lns-oracle.js --keys "$T/keys.csv" --devstatus-after 2 --powe 20 < "$T/ds.in" > "$T/ds.jsonl" 2> "$T/ds.err" &
-pids+=($!)
-exec 4> "$T/ds.in"
-wait_lines "$T/ds.jsonl" '"event":"listening"' 1
-dport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/ds.jsonl")
+start_lns_oracle ds --keys "$T/keys.csv" --devstatus-after 2 --powe 20
+dport=$lns_port
 sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$dport|" -e 's/duration: 20m/duration: 10m/' \
     -e 's/{type: streetlight, count: 8,/{type: waste, count: 3,/' -e 's/{type: noise, count: 4,/{type: streetlight, count: 2,/' \
     "$T/lw.yaml" > "$T/ds.yaml"
@@ -178,12 +150,8 @@ JS
 # shard speaks for the site's gateway under its own EUI (shard 1: 02fbffff..., warned), so the
 # server routes each shard's downlinks to it: every device of both shards joins, and every uplink
 # decodes to its sample in that shard's trace.
-mkfifo "$T/sh.in"
-node ci/oracles/lns-oracle.js --keys "$T/keys.csv" < "$T/sh.in" > "$T/sh.jsonl" 2> "$T/sh.err" &
-pids+=($!)
-exec 5> "$T/sh.in"
-wait_lines "$T/sh.jsonl" '"event":"listening"' 1
-sport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/sh.jsonl")
+start_lns_oracle sh --keys "$T/keys.csv"
+sport=$lns_port
 sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$sport|" -e 's/duration: 20m/duration: 10m/' "$T/lw.yaml" > "$T/sh.yaml"
 $FB run "$T/sh.yaml" --speed max --shard 0/2 --out "$T/sh0.jsonl" --state "$T/sh0.state" > /dev/null 2> "$T/sh0.err" &
 sh0=$!

@@ -5,22 +5,7 @@
 # the exceptions the master saw are exactly those the report counts.
 set -u
 cd "$(dirname "$0")/../../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-wait_lines() {  # file regex count: polls up to 20 s
-  local file=$1 re=$2 n=$3 i
-  for i in $(seq 400); do
-    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
-    sleep 0.05
-  done
-  fail "timed out waiting for $n lines /$re/ in $file: $(cat "$file")"
-}
+. ci/testlib.sh
 
 cat > "$T/mb.yaml" <<'EOF'
 name: modbus-faults

@@ -5,23 +5,7 @@
 # and the per-device layout. Ports are chosen by the kernel (listen :0) and read from the log.
 set -u
 cd "$(dirname "$0")/../../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# Waits until FILE has at least N lines matching RE (polling, 20 s at most).
-wait_lines() {
-  local file=$1 re=$2 n=$3 i
-  for i in $(seq 400); do
-    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
-    sleep 0.05
-  done
-  fail "timed out waiting for $n lines /$re/ in $file: $(cat "$file")"
-}
+. ci/testlib.sh
 
 # mbpoll one shot; prints the value at reference REF.
 poll_value() {  # port unit ref type extra...

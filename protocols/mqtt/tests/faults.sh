@@ -14,45 +14,13 @@
 #     seen by the broker as a new connection, nothing lost at QoS 1.
 set -u
 cd "$(dirname "$0")/../../.."
-B=${B:-build}
-FB=$B/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-wait_lines() {  # file regex count: polls up to 20 s
-  local file=$1 re=$2 n=$3 i
-  for i in $(seq 400); do
-    [ "$(grep -c -E "$re" "$file" 2>/dev/null)" -ge "$n" ] && return 0
-    sleep 0.05
-  done
-  fail "timed out waiting for $n lines /$re/ in $file (have $(grep -c -E "$re" "$file" 2>/dev/null))"
-}
+. ci/testlib.sh
 
 port=$(free_port)
-# run as root, mosquitto would switch to user 'mosquitto', who cannot write the test's folder
-cat > "$T/mosquitto.conf" <<EOF
-user $(id -un)
-listener $port 127.0.0.1
-allow_anonymous true
-max_inflight_messages 0
-log_dest file $T/mosquitto.log
-log_type notice
-log_type information
-connection_messages true
-max_queued_messages 0
-EOF
-mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.out" 2>&1 &
-pids+=($!)
-for i in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "mosquitto did not start: $(cat "$T/mosquitto.out")"
+mosquitto_conf "$port" "max_inflight_messages 0" "log_dest file $T/mosquitto.log" \
+  "log_type notice" "log_type information" "connection_messages true" \
+  "max_queued_messages 0" > "$T/mosquitto.conf"
+start_mosquitto "$T/mosquitto.conf" "$port"
 
 # A subscriber that prints "topic payload" per delivery; ready once its SUBACK is logged.
 start_sub() {  # out-file
