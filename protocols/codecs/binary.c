@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/dec.h"
 #include "sim/fmt.h"
 
 #define MAX_WIDTH 6
@@ -214,21 +215,12 @@ ssize_t fb_binary_js_decoder(const struct fb_model *m, char *buf, size_t cap)
 	return n < 0 ? n : n - 1;
 }
 
-/* Names of an ENUM field (256 when the table gives none: any byte). */
-static double enum_count(const struct fb_field *f)
-{
-	return f->enum_names ? fb_field_enum_count(f) : 256;
-}
-
 int fb_binary_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
                             const uint8_t *buf, size_t len, struct fb_decoded *out)
 {
 	(void)c;
-	if (m->nfields > FB_DECODED_MAX_FIELDS)
+	if (fb_dec_clear(out, m))
 		return FB_CODEC_EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->seq = -1;
-	out->ts = FB_TIME_NEVER;
 	if (len != fb_binary_size(m) || buf[0] != FB_BINARY_VERSION)
 		return FB_CODEC_EINVAL;
 	size_t at = 1;
@@ -239,7 +231,7 @@ int fb_binary_decode_sample(const struct fb_codec_ctx *c, const struct fb_model 
 		double v = read_value(f, buf + at, w, sg);
 		at += w;
 		/* the encoder never writes a BOOL above 1 or an ENUM past its names */
-		if ((f->kind == FB_FIELD_BOOL && v > 1) || (f->kind == FB_FIELD_ENUM && v >= enum_count(f)))
+		if (!fb_dec_whole_ok(f, v))
 			return FB_CODEC_EINVAL;
 		out->values[i] = v;
 		out->tolerance[i] = step_of(f) / 2;

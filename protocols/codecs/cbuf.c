@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "sim/fbtime.h"
 #include "sim/fmt.h"
 
 void fb_cbuf_bytes(struct fb_cbuf *o, const void *p, size_t n)
@@ -119,6 +120,23 @@ void fb_cbuf_seconds_ms(struct fb_cbuf *o, int64_t t_us)
 	fb_cbuf_bytes(o, tail, sizeof tail);
 }
 
+void fb_cbuf_iso_ms(struct fb_cbuf *o, int64_t t_us)
+{
+	char ts[25];
+	fb_format_iso_ms(t_us, ts);
+	fb_cbuf_bytes(o, ts, 24);
+}
+
+void fb_cbuf_json_members(struct fb_cbuf *o, const struct fb_model *m, const double *values)
+{
+	for (unsigned i = 0; i < m->nfields; i++) {
+		fb_cbuf_char(o, ',');
+		fb_cbuf_json_str(o, m->fields[i].name);
+		fb_cbuf_char(o, ':');
+		fb_cbuf_json_value(o, &m->fields[i], values[i]);
+	}
+}
+
 int fb_cbuf_enum_index(const struct fb_field *f, const char *s, size_t len)
 {
 	if (f->kind != FB_FIELD_ENUM || !f->enum_names)
@@ -127,6 +145,22 @@ int fb_cbuf_enum_index(const struct fb_field *f, const char *s, size_t len)
 		if (strlen(f->enum_names[i]) == len && memcmp(f->enum_names[i], s, len) == 0)
 			return i;
 	return -1;
+}
+
+int fb_cbuf_command_enum(const struct fb_model *m, const char *name, size_t len, const char *s,
+                         size_t slen, double *value)
+{
+	const struct fb_field *f = NULL;
+	for (unsigned i = 0; i < m->nfields && !f; i++)
+		if (strlen(m->fields[i].name) == len && memcmp(m->fields[i].name, name, len) == 0)
+			f = &m->fields[i];
+	if (!f)
+		return FB_CODEC_EFIELD;
+	int idx = fb_cbuf_enum_index(f, s, slen);
+	if (idx < 0)
+		return f->kind == FB_FIELD_ENUM ? FB_CODEC_ERANGE : FB_CODEC_EINVAL;
+	*value = idx;
+	return 0;
 }
 
 int fb_cbuf_command(const struct fb_model *m, const char *name, size_t len, double v,

@@ -42,6 +42,11 @@ void fb_cbuf_json_value(struct fb_cbuf *o, const struct fb_field *f, double v);
 void fb_cbuf_text_value(struct fb_cbuf *o, const struct fb_field *f, double v);
 /* Time as seconds with milliseconds, "1780294500.123" (SenML base time). */
 void fb_cbuf_seconds_ms(struct fb_cbuf *o, int64_t t_us);
+/* Time as RFC 3339 UTC with milliseconds, 2026-06-01T16:00:00.000Z (24 characters, unquoted). */
+void fb_cbuf_iso_ms(struct fb_cbuf *o, int64_t t_us);
+/* A sample's values as the members of a flat JSON object, after what is already written:
+ * ,"name":value for each field of m in table order (the json and fiware-json codecs). */
+void fb_cbuf_json_members(struct fb_cbuf *o, const struct fb_model *m, const double *values);
 
 #define FB_CBUF_NUM_MAX 48   /* at least what sim/fmt.h's fb_fmt_fixed needs, plus the NUL */
 /* Formats a NUMBER or INTEGER field's value as the trace does (sim/fmt.h): NUMBER with exactly
@@ -57,5 +62,11 @@ int fb_cbuf_enum_index(const struct fb_field *f, const char *s, size_t len);
  * [min, max], not whole for INTEGER/BOOL/ENUM, not 0/1 for BOOL, not an enum index). */
 int fb_cbuf_command(const struct fb_model *m, const char *name, size_t len, double value,
                     struct fb_command *out);
+/* A command's value given as a name (JSON and SenML commands): the index of enum name
+ * s[0..slen) of field name[0..len) of m, in *value. Returns 0, FB_CODEC_EFIELD (no such field),
+ * FB_CODEC_ERANGE (an ENUM field with no such name) or FB_CODEC_EINVAL (a field of another
+ * kind, which takes no name). */
+int fb_cbuf_command_enum(const struct fb_model *m, const char *name, size_t len, const char *s,
+                         size_t slen, double *value);
 
 #endif

@@ -320,6 +320,22 @@ double fb_dec_tolerance(const struct fb_field *f)
 	return half_step > half_res ? half_step : half_res;
 }
 
+int fb_dec_clear(struct fb_decoded *out, const struct fb_model *m)
+{
+	if (m->nfields > FB_DECODED_MAX_FIELDS)
+		return FB_CODEC_EINVAL;
+	memset(out, 0, sizeof(*out));
+	out->seq = -1;
+	out->ts = FB_TIME_NEVER;
+	return 0;
+}
+
+bool fb_dec_whole_ok(const struct fb_field *f, double v)
+{
+	double names = f->enum_names ? fb_field_enum_count(f) : 256;
+	return !((f->kind == FB_FIELD_BOOL && v > 1) || (f->kind == FB_FIELD_ENUM && v >= names));
+}
+
 void fb_dec_init(struct fb_decoded *out, const struct fb_model *m)
 {
 	out->device[0] = '\0';

@@ -45,6 +45,12 @@ int fb_jscan_skip_rest(struct fb_jscan *j);
 /* Resets out for model m: no device, seq -1, ts FB_TIME_NEVER, nothing present, tolerances set
  * (fb_dec_tolerance for every field). */
 void fb_dec_init(struct fb_decoded *out, const struct fb_model *m);
+/* Resets out for a binary codec's decode: all zero (tolerances too, set per field read), seq -1,
+ * ts FB_TIME_NEVER. FB_CODEC_EINVAL when m has more fields than fb_decoded holds, else 0. */
+int fb_dec_clear(struct fb_decoded *out, const struct fb_model *m);
+/* Whether a whole number v read from a binary payload is one field f's encoder writes: a BOOL at
+ * most 1, an ENUM an index of its names (any byte when the table gives none). */
+bool fb_dec_whole_ok(const struct fb_field *f, double v);
 /* Half the step a text codec prints field f with (its resolution's decimals for NUMBER, 1 for
  * INTEGER), and never less than half the field's resolution; 0.5 for BOOL and ENUM. */
 double fb_dec_tolerance(const struct fb_field *f);

@@ -6,21 +6,13 @@
 ssize_t fb_fiware_json_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
                               uint8_t *buf, size_t cap)
 {
-	const struct fb_model *m = s->model;
 	struct fb_cbuf o;
-	char ts[25];
 
 	fb_cbuf_init(&o, buf, cap);
-	fb_format_iso_ms(s->t, ts);
 	fb_cbuf_str(&o, "{\"TimeInstant\":\"");
-	fb_cbuf_bytes(&o, ts, 24);
+	fb_cbuf_iso_ms(&o, s->t);
 	fb_cbuf_char(&o, '"');
-	for (unsigned i = 0; i < m->nfields; i++) {
-		fb_cbuf_char(&o, ',');
-		fb_cbuf_json_str(&o, m->fields[i].name);
-		fb_cbuf_char(&o, ':');
-		fb_cbuf_json_value(&o, &m->fields[i], s->values[i]);
-	}
+	fb_cbuf_json_members(&o, s->model, s->values);
 	fb_cbuf_char(&o, '}');
 	return fb_cbuf_finish(&o);
 }

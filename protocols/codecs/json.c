@@ -11,7 +11,6 @@ ssize_t fb_json_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
 {
 	const struct fb_model *m = s->model;
 	struct fb_cbuf o;
-	char ts[25];
 
 	fb_cbuf_init(&o, buf, cap);
 	fb_cbuf_str(&o, "{\"id\":");
@@ -20,16 +19,10 @@ ssize_t fb_json_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
 	fb_cbuf_json_str(&o, m->fiware_type ? m->fiware_type : m->name);
 	fb_cbuf_str(&o, ",\"seq\":");
 	fb_cbuf_u64(&o, s->seq);
-	fb_format_iso_ms(s->t, ts);
 	fb_cbuf_str(&o, ",\"ts\":\"");
-	fb_cbuf_bytes(&o, ts, 24);
+	fb_cbuf_iso_ms(&o, s->t);
 	fb_cbuf_char(&o, '"');
-	for (unsigned i = 0; i < m->nfields; i++) {
-		fb_cbuf_char(&o, ',');
-		fb_cbuf_json_str(&o, m->fields[i].name);
-		fb_cbuf_char(&o, ':');
-		fb_cbuf_json_value(&o, &m->fields[i], s->values[i]);
-	}
+	fb_cbuf_json_members(&o, m, s->values);
 	fb_cbuf_char(&o, '}');
 	return fb_cbuf_finish(&o);
 }
@@ -47,17 +40,10 @@ static int one_write(const struct fb_model *m, const char *key, size_t klen, jso
 	} else if (json_is_boolean(v)) {
 		x = json_is_true(v) ? 1 : 0;
 	} else if (json_is_string(v)) {
-		int field = -1;
-		for (unsigned i = 0; i < m->nfields; i++)
-			if (strlen(m->fields[i].name) == klen && memcmp(m->fields[i].name, key, klen) == 0)
-				field = (int)i;
-		if (field < 0)
-			return FB_CODEC_EFIELD;
-		int idx = fb_cbuf_enum_index(&m->fields[field], json_string_value(v),
-		                             json_string_length(v));
-		if (idx < 0)
-			return m->fields[field].kind == FB_FIELD_ENUM ? FB_CODEC_ERANGE : FB_CODEC_EINVAL;
-		x = idx;
+		int rc = fb_cbuf_command_enum(m, key, klen, json_string_value(v), json_string_length(v),
+		                              &x);
+		if (rc)
+			return rc;
 	} else {
 		return FB_CODEC_EINVAL;
 	}

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "protocols/codecs/cbuf.h"
+#include "protocols/codecs/dec.h"
 
 struct lpp_info {
 	enum fb_lpp_type type;
@@ -149,21 +150,12 @@ static bool railed(const struct lpp_info *in, const struct fb_field *f, int64_t 
 	       (raw == lo && f->min < (double)lo * in->resolution);
 }
 
-/* Names of an ENUM field (256 when the table gives none: any byte). */
-static double enum_count(const struct fb_field *f)
-{
-	return f->enum_names ? fb_field_enum_count(f) : 256;
-}
-
 int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
                          const uint8_t *buf, size_t len, struct fb_decoded *out)
 {
 	(void)c;
-	if (m->nfields > FB_DECODED_MAX_FIELDS)
+	if (fb_dec_clear(out, m))
 		return FB_CODEC_EINVAL;
-	memset(out, 0, sizeof(*out));
-	out->seq = -1;
-	out->ts = FB_TIME_NEVER;
 	if (len == 0)
 		return FB_CODEC_EINVAL;
 	size_t at = 0;
@@ -184,8 +176,8 @@ int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
 		if (in->is_signed && raw >> (8 * in->size - 1))
 			sraw -= (int64_t)1 << (8 * in->size);
 		double v = (double)sraw * in->resolution;
-		/* BOOL is 0/1 and ENUM an index of the field's names */
-		if ((f->kind == FB_FIELD_BOOL && sraw > 1) || (f->kind == FB_FIELD_ENUM && v >= enum_count(f)))
+		/* BOOL is 0/1 and ENUM an index of the field's names (both digital_in: v is sraw) */
+		if (!fb_dec_whole_ok(f, v))
 			return FB_CODEC_EINVAL;
 		/* the coarser of the type's step and the field's (1 for whole-number kinds) */
 		double fstep = f->kind != FB_FIELD_NUMBER ? 1 : f->resolution > 0 ? f->resolution : 0;

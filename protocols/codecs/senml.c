@@ -132,18 +132,10 @@ int fb_senml_decode_command(const struct fb_codec_ctx *c, const struct fb_model 
 				n = FB_CODEC_EINVAL;
 				goto done;
 			}
-			int fi = -1;
-			for (unsigned k = 0; k < m->nfields; k++)
-				if (strcmp(m->fields[k].name, field) == 0)
-					fi = (int)k;
-			if (fi < 0) {
-				n = FB_CODEC_EFIELD;
-				goto done;
-			}
-			x = fb_cbuf_enum_index(&m->fields[fi], json_string_value(vs),
-			                       json_string_length(vs));
-			if (x < 0) {
-				n = m->fields[fi].kind == FB_FIELD_ENUM ? FB_CODEC_ERANGE : FB_CODEC_EINVAL;
+			int rc = fb_cbuf_command_enum(m, field, flen, json_string_value(vs),
+			                              json_string_length(vs), &x);
+			if (rc) {
+				n = rc;
 				goto done;
 			}
 		}

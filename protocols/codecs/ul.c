@@ -12,11 +12,9 @@ ssize_t fb_ul_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
 {
 	const struct fb_model *m = s->model;
 	struct fb_cbuf o;
-	char ts[25];
 
 	fb_cbuf_init(&o, buf, cap);
-	fb_format_iso_ms(s->t, ts);
-	fb_cbuf_bytes(&o, ts, 24);
+	fb_cbuf_iso_ms(&o, s->t);
 	for (unsigned i = 0; i < m->nfields; i++) {
 		fb_cbuf_char(&o, '|');
 		fb_cbuf_str(&o, m->fields[i].name);
