@@ -18,9 +18,8 @@
 // Stops on SIGTERM or when stdin closes.
 "use strict";
 const dgram = require("dgram");
-const fs = require("fs");
-const path = require("path");
-const lp = require(path.join(__dirname, "node_modules", "lora-packet"));
+const common = require("./lns-common");
+const { lp, header } = common;
 
 const args = process.argv.slice(2);
 function opt(name, def) {
@@ -40,23 +39,8 @@ const devStatusAfter = parseInt(opt("--devstatus-after", "0"), 10);
 const badInputs = flag("--bad-inputs");
 const powe = parseInt(opt("--powe", "14"), 10);
 
-const byEui = new Map();     // dev_eui hex -> {appKey, joinEui}
-const abp = new Map();       // dev_addr hex -> session
 const keysFile = opt("--keys", null);
-if (keysFile) {
-  const lines = fs.readFileSync(keysFile, "utf8").split(/\r?\n/);
-  for (const line of lines.slice(1)) {
-    if (!line) continue;
-    const [device, devEui, joinEui, appKey, devAddr, nwk, app] = line.split(",");
-    byEui.set(devEui.toLowerCase(), { device: +device, appKey: Buffer.from(appKey, "hex") });
-    if (devAddr) {
-      abp.set(devAddr.toLowerCase(), {
-        devEui, devAddr: Buffer.from(devAddr, "hex"), nwkSKey: Buffer.from(nwk, "hex"),
-        appSKey: Buffer.from(app, "hex"), fcntUp: -1, fcntDown: 0, uplinks: 0,
-      });
-    }
-  }
-}
+const { byEui, abp } = keysFile ? common.loadKeys(keysFile) : { byEui: new Map(), abp: new Map() };
 const sessions = abp;        // dev_addr hex -> session (OTAA sessions are added at join)
 const lastNonce = new Map(); // dev_eui -> last DevNonce (1.0.4: must increase)
 let nextAddr = 0x26011000;
@@ -69,8 +53,6 @@ const pullAddrs = new Map(); // gateway EUI -> where its PULL_RESPs go: its last
 let badSent = false;
 let badMicSent = false;
 let lastRx = null;
-
-function header(ver, token, type) { return Buffer.from([ver, token >> 8, token & 255, type]); }
 
 function pullResp(txpk, ver, gw) {
   const pullAddr = pullAddrs.get(gw);
@@ -131,8 +113,7 @@ function handleJoin(p, rx) {
   const ja = lp.fromFields({ MType: "Join Accept", AppNonce: appNonce, NetID: netId, DevAddr: devAddr,
     DLSettings: 0, RxDelay: 1, CFList: cf }, undefined, undefined, dev.appKey);
   const keys = lp.generateSessionKeys(dev.appKey, netId, appNonce, p.DevNonce);
-  sessions.set(devAddr.toString("hex"), { devEui, devAddr, nwkSKey: keys.NwkSKey, appSKey: keys.AppSKey,
-    fcntUp: -1, fcntDown: 0, uplinks: 0 });
+  sessions.set(devAddr.toString("hex"), common.newSession(devEui, devAddr, keys.NwkSKey, keys.AppSKey));
   const token = pullResp(txpkFor(rx, useRx2 ? 6e6 : 5e6, ja.getPHYPayload()), 2, rx.gw);
   out({ event: "join_accept", dev_eui: devEui, dev_addr: devAddr.toString("hex"), token });
 }
@@ -141,17 +122,10 @@ function handleData(p, rx) {
   const addr = p.DevAddr.toString("hex");
   const s = sessions.get(addr);
   if (!s) { out({ event: "uplink_unknown", dev_addr: addr }); return; }
-  const fc16 = p.getFCnt();
-  let fcnt = s.fcntUp < 0 ? fc16 : ((s.fcntUp & 0xffff0000) | fc16) >>> 0;
-  if (s.fcntUp >= 0 && fcnt < s.fcntUp) fcnt += 0x10000;
-  if (fcnt === s.fcntUp) { out({ event: "duplicate", dev_addr: addr, fcnt, gw: rx.gw }); return; }
-  const msb = Buffer.alloc(2);
-  msb.writeUInt16LE(fcnt >>> 16);
-  const micOk = lp.verifyMIC(p, s.nwkSKey, undefined, msb);
+  const { fcnt, repeat, micOk, plain } = common.openUplink(s, p);
+  if (repeat) { out({ event: "duplicate", dev_addr: addr, fcnt, gw: rx.gw }); return; }
   if (!micOk) { out({ event: "uplink", dev_addr: addr, fcnt, mic_ok: false }); return; }
-  s.fcntUp = fcnt;
-  s.uplinks++;
-  const plain = p.getFPort() === null ? Buffer.alloc(0) : lp.decrypt(p, s.appSKey, s.nwkSKey, msb);
+  common.accept(s, fcnt);
   const confirmed = p.getMType() === "Confirmed Data Up";
   out({ event: "uplink", dev_eui: s.devEui, dev_addr: addr, fcnt, fport: p.getFPort(), mic_ok: true,
         confirmed, adr: !!p.getFCtrlADR(), ack: !!p.getFCtrlACK(), fopts: p.FOpts.toString("hex"),
@@ -206,10 +180,10 @@ sock.on("message", (msg, rinfo) => {
   for (const rx of body.rxpk || []) {
     rx.gw = gw;
     rx.port = rinfo.port;
-    const phy = Buffer.from(rx.data, "base64");
-    if (phy.length !== rx.size || rx.data !== phy.toString("base64")) { out({ event: "bad_rxpk", gw }); continue; }
-    let p;
-    try { p = lp.fromWire(phy); } catch (e) { out({ event: "unparsable", gw, error: String(e) }); continue; }
+    const parsed = common.parseRxpk(rx);
+    if (parsed.error === "bad_rxpk") { out({ event: "bad_rxpk", gw }); continue; }
+    if (parsed.error) { out({ event: "unparsable", gw, error: parsed.why }); continue; }
+    const p = parsed.packet;
     lastRx = rx;
     const mtype = p.getMType();
     if (mtype === "Join Request") handleJoin(p, rx);
