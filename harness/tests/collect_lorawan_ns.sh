@@ -10,33 +10,13 @@
 # counts exactly those lost and the expectation fails (exit 3). Bad URLs and --local exit 2.
 set -u
 cd "$(dirname "$0")/../.."
-FB=${B:-build}/fleetbench
-T=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok: $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. ci/testlib.sh
 # field REPORT EXPR: a value of the JSON report (a python expression over r)
 field() { python3 -c "import json, sys; r = json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 mq=$(free_port)
-cat > "$T/mosquitto.conf" <<EOF
-user $(id -un)
-listener $mq 127.0.0.1
-allow_anonymous true
-max_queued_messages 0
-max_inflight_messages 0
-EOF
-mosquitto -c "$T/mosquitto.conf" > "$T/mosquitto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$mq") 2>/dev/null && break
-  kill -0 "${pids[0]}" 2>/dev/null || break
-  sleep 0.05
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$mq") 2>/dev/null || fail "mosquitto did not start: $(cat "$T/mosquitto.log")"
+mosquitto_conf "$mq" "max_queued_messages 0" "max_inflight_messages 0" > "$T/mosquitto.conf"
+start_mosquitto "$T/mosquitto.conf" "$mq"
 
 # scenario NS_PORT: 30 ABP devices heard by two gateways (binary and LPP payloads), 360 uplinks
 # in an hour, plus 4 MQTT noise meters on the same broker
@@ -63,22 +43,17 @@ expect: {loss_max: 0, errors_max: 0}
 YAML
 }
 scenario 1700 > "$T/keys.yaml"
-"$FB" keys "$T/keys.yaml" --format csv > "$T/keys.csv" || fail "fleetbench keys"
+"$FB" keys "$T/keys.yaml" --format csv > "$T/keys.csv" || die "fleetbench keys"
 
 # bridge NAME ARGS...: starts ns-bridge.js, waits for its port (in $ns_port)
 bridge() {
-  local name=$1 i
+  local name=$1
   shift
   node ci/oracles/ns-bridge.js --keys "$T/keys.csv" --mqtt-port "$mq" "$@" > "$T/$name.jsonl" 2> "$T/$name.err" &
   bridge_pid=$!
   pids+=($bridge_pid)
-  for i in $(seq 200); do
-    grep -q '"event":"listening"' "$T/$name.jsonl" 2>/dev/null && break
-    kill -0 "$bridge_pid" 2>/dev/null || fail "ns-bridge $name exited: $(cat "$T/$name.err")"
-    sleep 0.05
-  done
+  wait_lines "$T/$name.jsonl" '"event":"listening"' 1
   ns_port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$T/$name.jsonl")
-  [ -n "$ns_port" ] || fail "ns-bridge $name not ready: $(cat "$T/$name.err")"
   scenario "$ns_port" > "$T/$name.yaml"
 }
 stop_bridge() { kill "$bridge_pid"; wait "$bridge_pid" 2>/dev/null; }
@@ -144,4 +119,4 @@ rc=$?
 rc=$?
 [ "$rc" = 2 ] && grep -q "error: --local and --collect-lorawan exclude each other" "$T/local.out" \
   && ok "--local with --collect-lorawan: exit 2" || fail "--local: exit $rc: $(cat "$T/local.out")"
-echo "0 failed"
+finish
