@@ -421,7 +421,7 @@ static void on_join(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	c->join_nonce = (c->join_nonce + 1) & 0xffffff;
 	struct fb_lw_join_accept ja = {
 		.join_nonce = c->join_nonce, .net_id = c->net_id & 0xffffff,
-		.dev_addr = (uint32_t)(((c->net_id & 0x3f) << 25) | (d->device & 0x1ffffff)),
+		.dev_addr = fb_lw_dev_addr(c->net_id, d->device),
 		.rx1_dr_offset = 0, .rx2_dr = 0, .rx_delay_s = 1, .has_cflist = true,
 		.cflist_hz = { 867100000, 867300000, 867500000, 867700000, 867900000 },
 	};

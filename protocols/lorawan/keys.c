@@ -24,11 +24,16 @@ void fb_lw_identity_derive(uint64_t seed, uint32_t device, uint32_t net_id,
 	out->join_eui = 0x02fb000000000000ULL | tag << 32;
 	out->dev_eui = 0x02fb000000000000ULL | tag << 32 | device;
 	key128(seed, device, 1, out->app_key);
-	/* LoRaWAN Backend Interfaces §13: a type-0 NetID's NwkID is its 6 low bits, DevAddr = NwkID
-	 * (7 bits, type prefix 0) | NwkAddr (25 bits) */
-	out->dev_addr = (net_id & 0x3f) << 25 | (device & 0x1ffffff);
+	out->dev_addr = fb_lw_dev_addr(net_id, device);
 	key128(seed, device, 2, out->nwk_s_key);
 	key128(seed, device, 3, out->app_s_key);
+}
+
+uint32_t fb_lw_dev_addr(uint32_t net_id, uint32_t device)
+{
+	/* a type-0 NetID's NwkID is its 6 low bits: DevAddr = NwkID (7 bits, type prefix 0) |
+	 * NwkAddr (25 bits) */
+	return (net_id & 0x3f) << 25 | (device & 0x1ffffff);
 }
 
 uint64_t fb_lw_gateway_eui(uint32_t index)

@@ -22,6 +22,10 @@ struct fb_lw_identity {
 
 void fb_lw_identity_derive(uint64_t seed, uint32_t device, uint32_t net_id,
                            struct fb_lw_identity *out);
+/* The DevAddr of global device index `device` in network net_id (LoRaWAN Backend Interfaces
+ * §13, type-0 NetID): NwkID, the NetID's 6 low bits, then the index's 25 low bits as NwkAddr.
+ * The derived ABP address, and the one the bench's network server assigns at a join. */
+uint32_t fb_lw_dev_addr(uint32_t net_id, uint32_t device);
 /* The gateway EUI of gateway number `index` (0-based over the scenario): 02FBFFFE iiii iiii. */
 uint64_t fb_lw_gateway_eui(uint32_t index);
 /* The EUI shard i (> 0) uses for a gateway that other shards' devices reach too: bits 32..47
