@@ -336,13 +336,16 @@ static int eui_value(struct js *j, struct parse *ps)
 	return 0;
 }
 
-static int counter_value(struct js *j, struct parse *ps, uint64_t max, uint64_t *to, const char *what)
+/* An unsigned count up to max into *to; *valid false (and a field error) when it is not one. */
+static int counter_value(struct js *j, struct parse *ps, uint64_t max, uint64_t *to, bool *valid,
+                         const char *what)
 {
 	uint64_t v;
 	int k = uint_field(j, &v);
 	if (k < 0)
 		return FB_NSINT_EJSON;
-	if (k == 0 || v > max)
+	*valid = k == 1 && v <= max;
+	if (!*valid)
 		field_error(ps, FB_NSINT_EFIELD, what);
 	else
 		*to = v;
@@ -387,12 +390,15 @@ static int gateways_value(struct js *j, struct parse *ps)
 static int fcnt_fport(struct js *j, struct parse *ps, bool fcnt)
 {
 	uint64_t v = 0;
-	int rc = counter_value(j, ps, fcnt ? UINT32_MAX : 255, &v,
+	bool valid = false;
+	int rc = counter_value(j, ps, fcnt ? UINT32_MAX : 255, &v, &valid,
 	                       fcnt ? "the FCnt is not a 32-bit count" : "the FPort is not 0..255");
-	if (fcnt)
+	if (fcnt) {
 		ps->out->fcnt = (uint32_t)v;
-	else
+		ps->out->fcnt_valid = valid;
+	} else {
 		ps->out->fport = (int)v;
+	}
 	return rc;
 }
 
@@ -484,6 +490,7 @@ enum fb_nsint_parse_result fb_nsint_parse(enum fb_nsint_format f, const char *to
 	out->dev_eui = 0;
 	out->dev_eui_hex[0] = '\0';
 	out->fcnt = 0;
+	out->fcnt_valid = true;
 	out->fport = 0;
 	out->data_len = 0;
 	out->gateways = 0;
@@ -635,7 +642,7 @@ static void sink(struct fb_collector *c, struct fb_obs *o)
 	o->recv_wall = fb_wall_now_us();
 	o->gateways = c->up.gateways;
 	o->fcnt = c->up.fcnt;
-	o->key = c->up.fcnt;
+	o->key = c->up.fcnt_valid ? c->up.fcnt : UINT64_MAX;   /* an unread FCnt matches nothing sent */
 	if (!o->device_id)
 		o->device_id = c->up.dev_eui_hex;
 	c->env.sink(c->env.sink_arg, o);

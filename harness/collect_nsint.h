@@ -15,7 +15,8 @@
  *   transport gives env.sent), values decoded from the decrypted FRMPayload with the fleet's
  *   codec (the server's own codec output is ignored), gateways = the rxInfo / rx_metadata
  *   entries. Bad JSON, missing or mistyped fields, bad base64, unknown DevEUI, undecodable
- *   payloads: observations with flags, counted, logged once per kind. Other events (join,
+ *   payloads: observations with flags, counted, logged once per kind (an FCnt that cannot be
+ *   read gives the key UINT64_MAX, which matches no message sent). Other events (join,
  *   status, ack, ...: another topic or no uplink in the message) and uplinks with no FPort
  *   (MAC commands only) are counted and ignored; devices of other shards are counted as foreign.
  * Nothing is allocated per message (the JSON is read in place). */
@@ -49,6 +50,7 @@ struct fb_nsint_up {
 	uint64_t dev_eui;
 	char dev_eui_hex[17];               /* as carried, lowercased ("" when absent) */
 	uint32_t fcnt;                      /* absent: 0 (both servers omit zero values) */
+	bool fcnt_valid;                    /* false when the FCnt is there but not a 32-bit count */
 	int fport;                          /* absent: 0 */
 	uint8_t data[FB_NSINT_MAX_DATA];
 	size_t data_len;

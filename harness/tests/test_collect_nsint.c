@@ -184,6 +184,13 @@ static void missing_and_mistyped_fields(void **state)
 		if (i < sizeof fields / sizeof fields[0] - 1)
 			assert_string_equal(up.dev_eui_hex, "0101010101010101");
 	}
+	assert_int_equal(parse(FB_NSINT_CHIRPSTACK, CS_TOPIC, "{\"deviceInfo\":{\"devEui\":\"0101010101010101\"},"
+	                       "\"fCnt\":\"3\"}", &up), FB_NSINT_EFIELD);
+	assert_false(up.fcnt_valid);
+	assert_int_equal(parse(FB_NSINT_CHIRPSTACK, CS_TOPIC, "{\"deviceInfo\":{\"devEui\":\"0101010101010101\"},"
+	                       "\"fCnt\":3,\"fPort\":300}", &up), FB_NSINT_EFIELD);
+	assert_true(up.fcnt_valid);
+	assert_int_equal(up.fcnt, 3);
 	assert_int_equal(parse(FB_NSINT_TTS, TTS_TOPIC,
 	                       "{\"end_device_ids\":{\"dev_eui\":\"0101010101010101\"},\"uplink_message\":7}", &up),
 	                 FB_NSINT_EFIELD);
@@ -277,7 +284,8 @@ static void on_obs(void *arg, const struct fb_obs *o)
 	struct got *g = arg;
 	assert_true(g->n < MAX_OBS);
 	assert_string_equal(o->proto, "lorawan");
-	assert_int_equal(o->key, o->fcnt);
+	if (o->key != UINT64_MAX)
+		assert_int_equal(o->key, o->fcnt);
 	g->o[g->n].device = o->device;
 	g->o[g->n].flags = o->flags;
 	g->o[g->n].gateways = o->gateways;
@@ -431,21 +439,29 @@ static void collector_observes_each_uplink(void **state)
 	assert_int_equal(w->got.n, 6);
 	assert_int_equal(w->got.o[5].flags, FB_OBS_UNDECODABLE | FB_OBS_BAD_FIELD);
 
+	/* an FCnt that is not a count: flagged, with a key that matches no message sent */
+	snprintf(msg, sizeof msg, "{\"deviceInfo\":{\"devEui\":\"%s\"},\"fCnt\":\"9\",\"fPort\":1,\"data\":\"AA==\"}", hex);
+	fb_collector_nsint_feed(w->c, topic, (const uint8_t *)msg, strlen(msg));
+	assert_int_equal(w->got.n, 7);
+	assert_int_equal(w->got.o[6].device, 3);
+	assert_true(w->got.o[6].key == UINT64_MAX);
+	assert_int_equal(w->got.o[6].flags, FB_OBS_UNDECODABLE | FB_OBS_BAD_FIELD);
+
 	/* counted, not observed: no FPort (MAC commands only), a join event */
 	snprintf(msg, sizeof msg, "{\"deviceInfo\":{\"devEui\":\"%s\"},\"fCnt\":10,\"rxInfo\":[{}]}", hex);
 	fb_collector_nsint_feed(w->c, topic, (const uint8_t *)msg, strlen(msg));
 	load("chirpstack-join.json");
 	fb_collector_nsint_feed(w->c, "application/a/device/x/event/join", (const uint8_t *)fixture, strlen(fixture));
-	assert_int_equal(w->got.n, 6);
+	assert_int_equal(w->got.n, 7);
 
 	const struct fb_nsint_counters *n = fb_collector_nsint_counters(w->c);
-	assert_int_equal(n->messages, 8);
+	assert_int_equal(n->messages, 9);
 	assert_int_equal(n->uplinks, 1);
 	assert_int_equal(n->unknown_devices, 1);
 	assert_int_equal(n->undecodable, 1);
 	assert_int_equal(n->bad_json, 1);
 	assert_int_equal(n->bad_base64, 1);
-	assert_int_equal(n->bad_field, 1);
+	assert_int_equal(n->bad_field, 2);
 	assert_int_equal(n->no_fport, 1);
 	assert_int_equal(n->other_events, 1);
 	json_t *rep = fb_collector_nsint.report(w->c);
