@@ -17,52 +17,13 @@
 #include <cmocka.h>
 #include "harness/peer.h"
 #include "protocols/mqtt/client.h"
+#include "protocols/mqtt/tests/mqtest_loop.h"
 #include "sim/log.h"
 
 static char tmpdir[256];
 static struct ev_loop *loop;
 
 /* ---- running the loop until something holds ---- */
-
-static void deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l; (void)revents;
-	*(bool *)w->data = true;
-}
-
-static void tick_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l; (void)w; (void)revents;
-}
-
-/* Runs the loop until cond holds or timeout_s passes. A 5 ms tick re-checks the condition when
- * the last thing that changed it was a write (no further event would wake the loop). */
-static bool run_until(bool (*cond)(void *), void *arg, double timeout_s)
-{
-	bool expired = false;
-	ev_timer t, tick;
-	ev_timer_init(&t, deadline_cb, timeout_s, 0.);
-	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
-	t.data = &expired;
-	ev_timer_start(loop, &t);
-	ev_timer_start(loop, &tick);
-	while (!cond(arg) && !expired)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	ev_timer_stop(loop, &tick);
-	return cond(arg);
-}
-
-static void run_for(double s)
-{
-	bool expired = false;
-	ev_timer t;
-	ev_timer_init(&t, deadline_cb, s, 0.);
-	t.data = &expired;
-	ev_timer_start(loop, &t);
-	while (!expired)
-		ev_run(loop, EVRUN_ONCE);
-}
 
 struct want_up { struct fb_mqtt_pool *pool; uint64_t n; };
 static bool all_up(void *arg)
@@ -134,8 +95,8 @@ static struct fb_mqtt_pool *subscriber(uint16_t port, uint8_t version, struct co
 	assert_non_null(fb_mqtt_pool_add(sub, &cc, NULL));
 	fb_mqtt_pool_start(sub);
 	struct want_up w = { sub, 1 };
-	assert_true(run_until(all_up, &w, 5));
-	run_for(0.1);   /* SUBACK: the subscription is in place before anyone publishes */
+	assert_true(mqt_run_until(loop, all_up, &w, 5));
+	mqt_run_for(loop, 0.1);   /* SUBACK: the subscription is in place before anyone publishes */
 	return sub;
 }
 
@@ -155,7 +116,7 @@ static struct fb_mqtt_pool *publishers(uint16_t port, uint8_t version, unsigned 
 	}
 	fb_mqtt_pool_start(pool);
 	struct want_up w = { pool, n };
-	assert_true(run_until(all_up, &w, 10));
+	assert_true(mqt_run_until(loop, all_up, &w, 10));
 	return pool;
 }
 
@@ -165,7 +126,7 @@ static bool is_drained(void *arg) { return fb_mqtt_pool_drain(((struct drained *
 static void drain_and_free(struct fb_mqtt_pool *p)
 {
 	struct drained d = { p };
-	assert_true(run_until(is_drained, &d, 5));
+	assert_true(mqt_run_until(loop, is_drained, &d, 5));
 	fb_mqtt_pool_free(p);
 }
 
@@ -193,13 +154,13 @@ static void qos_delivery(uint8_t version)
 			ev_run(loop, EVRUN_NOWAIT);
 	}
 	struct want_count w = { &k, npub * per_qos * 3 };
-	assert_true(run_until(counted, &w, 10));
+	assert_true(mqt_run_until(loop, counted, &w, 10));
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pubs);
 	struct want_count acked = { NULL, 0 };
 	(void)acked;
 	/* every QoS 1 and 2 message acknowledged, none failed */
 	for (int i = 0; i < 50 && st->pub_acked < npub * per_qos * 2; i++)
-		run_for(0.02);
+		mqt_run_for(loop, 0.02);
 	assert_int_equal(st->pub_acked, npub * per_qos * 2);
 	assert_int_equal(st->pub_failed, 0);
 	assert_int_equal(st->inflight, 0);
@@ -238,8 +199,8 @@ static void refused_with_bad_password(void **state)
 		fb_mqtt_pool_add(pool, &bad, NULL);
 		fb_mqtt_pool_start(pool);
 		struct want_up w = { pool, 1 };
-		assert_true(run_until(all_up, &w, 5));
-		run_for(0.3);     /* the refused one retries with back-off */
+		assert_true(mqt_run_until(loop, all_up, &w, 5));
+		mqt_run_for(loop, 0.3);     /* the refused one retries with back-off */
 		const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
 		assert_int_equal(st->connections_up, 1);
 		assert_true(st->connects_refused >= 2);
@@ -282,13 +243,13 @@ static void broker_restart_loses_nothing(void **state)
 		if (seq == nseq / 2) {
 			assert_int_equal(fb_peer_stop(&broker, 5000), 0);
 			/* published while the broker is away: queued, not lost */
-			run_for(0.05);
+			mqt_run_for(loop, 0.05);
 		}
 		if (seq == nseq / 2 + 20)
 			assert_int_equal(fb_mosquitto_start(&broker, &o), 0);
 	}
 	struct want_count w = { &k, npub * nseq };
-	bool all = run_until(counted, &w, 15);
+	bool all = mqt_run_until(loop, counted, &w, 15);
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pubs);
 	if (!all)
 		fail_msg("received %llu of %u (acked %llu, inflight %llu, queued %llu)",
@@ -344,8 +305,8 @@ static void broker_sigkill_loses_nothing(void **state)
 	assert_non_null(fb_mqtt_pool_add(sub, &scc, NULL));
 	fb_mqtt_pool_start(sub);
 	struct want_up wu = { sub, 1 };
-	assert_true(run_until(all_up, &wu, 5));
-	run_for(0.1);   /* SUBACK, and the subscription saved by the broker */
+	assert_true(mqt_run_until(loop, all_up, &wu, 5));
+	mqt_run_for(loop, 0.1);   /* SUBACK, and the subscription saved by the broker */
 	const unsigned npub = 20, nseq = 300;
 	struct fb_mqtt_pool *pubs = publishers(o.port, FB_MQTT_V311, npub, "killed", true);
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pubs);
@@ -364,14 +325,14 @@ static void broker_sigkill_loses_nothing(void **state)
 			/* let the broker acknowledge some; the next batch is then written and killed
 			 * in flight */
 			for (int t = 0; t < 200 && st->pub_acked < npub * 10; t++)
-				run_for(0.01);
+				mqt_run_for(loop, 0.01);
 		}
 		if (seq == nseq / 2) {
 			/* in the middle of the flow: written, not all acknowledged yet */
 			unacked_at_kill = st->inflight + st->queued;
 			acked_at_kill = st->pub_acked;
 			assert_true(fb_peer_kill(&broker) == 128 + SIGKILL);
-			run_for(0.05);
+			mqt_run_for(loop, 0.05);
 			/* the client has now read whatever the broker wrote before it died (acks still
 			 * in the socket, then the reset). Per publisher, the first seq the broker had
 			 * not taken (one connection's messages are acknowledged in order): from there
@@ -392,8 +353,8 @@ static void broker_sigkill_loses_nothing(void **state)
 	 * PUBACKed or PUBRECed just before dying may be lost by the broker (it acknowledges before its
 	 * autosave at the end of the same loop turn), which no client can prevent within MQTT. */
 	struct want_owned wo = { &k, owned_from, npub, nseq };
-	run_until(owned_counted, &wo, 15);
-	run_for(0.2);   /* and whatever else the broker still delivers */
+	mqt_run_until(loop, owned_counted, &wo, 15);
+	mqt_run_for(loop, 0.2);   /* and whatever else the broker still delivers */
 	unsigned ours_lost = 0, broker_lost = 0;
 	for (unsigned i = 0; i < npub; i++)
 		for (unsigned s = 0; s < nseq; s++)
@@ -417,7 +378,7 @@ static void broker_sigkill_loses_nothing(void **state)
 	assert_true(st->reconnects >= npub);
 	assert_true(fb_mqtt_pool_stats(sub)->reconnects >= 1);
 	for (int i = 0; i < 100 && st->pub_acked < (uint64_t)npub * nseq; i++)
-		run_for(0.02);
+		mqt_run_for(loop, 0.02);
 	assert_int_equal(st->pub_acked, npub * nseq);
 	assert_int_equal(st->pub_failed, 0);
 	drain_and_free(pubs);
@@ -491,7 +452,7 @@ static void tls_good_unknown_ca_wrong_host(void **state)
 
 	struct fb_mqtt_pool *good = tls_pool(o.tls_port, "ca.pem", "localhost");
 	struct want_up w = { good, 3 };
-	assert_true(run_until(all_up, &w, 10));
+	assert_true(mqt_run_until(loop, all_up, &w, 10));
 	static struct counter k;
 	memset(&k, 0, sizeof k);
 	struct fb_mqtt_pool *sub = subscriber(o.port, FB_MQTT_V311, &k, "tls/#", false);
@@ -502,13 +463,13 @@ static void tls_good_unknown_ca_wrong_host(void **state)
 		                                 (size_t)n, 1, false), 0);
 	}
 	struct want_count wc = { &k, 3 };
-	assert_true(run_until(counted, &wc, 5));
+	assert_true(mqt_run_until(loop, counted, &wc, 5));
 	drain_and_free(good);
 	drain_and_free(sub);
 
 	struct fb_mqtt_pool *unknown = tls_pool(o.tls_port, "other.pem", "localhost");
 	struct want_fail wf = { unknown, FB_MQTT_FAIL_UNKNOWN_CA, 3 };
-	assert_true(run_until(failed_with, &wf, 10));
+	assert_true(mqt_run_until(loop, failed_with, &wf, 10));
 	assert_int_equal(fb_mqtt_pool_stats(unknown)->connections_up, 0);
 	assert_int_equal(fb_mqtt_pool_stats(unknown)->connects_failed, 3);
 	assert_string_equal(fb_mqtt_fail_name(FB_MQTT_FAIL_UNKNOWN_CA), "unknown ca");
@@ -516,7 +477,7 @@ static void tls_good_unknown_ca_wrong_host(void **state)
 
 	struct fb_mqtt_pool *wrong = tls_pool(o.tls_port, "ca.pem", "broker.example.org");
 	struct want_fail wh = { wrong, FB_MQTT_FAIL_WRONG_HOSTNAME, 3 };
-	assert_true(run_until(failed_with, &wh, 10));
+	assert_true(mqt_run_until(loop, failed_with, &wh, 10));
 	assert_int_equal(fb_mqtt_pool_stats(wrong)->connections_up, 0);
 	assert_string_equal(fb_mqtt_fail_name(FB_MQTT_FAIL_WRONG_HOSTNAME), "wrong hostname");
 	fb_mqtt_pool_free(wrong);
@@ -619,6 +580,35 @@ static void fake_stop(struct fake *f)
 	close(f->lfd);
 }
 
+/* The fake broker answering CONNECT with `connack`, and a pool of one connection of MQTT
+ * `version` to it with a window of `inflight` messages, connected. */
+static struct fb_mqtt_conn *fake_one_conn(struct fake *f, uint8_t version, const uint8_t *connack,
+                                          size_t connack_len, uint16_t inflight,
+                                          const char *client_id, struct fb_mqtt_pool **pool)
+{
+	memset(f, 0, sizeof *f);
+	f->version = version;
+	f->reply[0] = connack;
+	f->reply_len[0] = connack_len;
+	uint16_t port = fake_start(f);
+	struct fb_mqtt_pool_config cfg = base_config(port, version);
+	cfg.inflight = inflight;
+	*pool = fb_mqtt_pool_new(loop, &cfg, NULL);
+	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = client_id, .clean_start = true };
+	struct fb_mqtt_conn *c = fb_mqtt_pool_add(*pool, &cc, NULL);
+	fb_mqtt_pool_start(*pool);
+	struct want_up w = { *pool, 1 };
+	assert_true(mqt_run_until(loop, all_up, &w, 5));
+	return c;
+}
+
+/* The fake broker acknowledges the i-th QoS 1 PUBLISH it received (PUBACK). */
+static void fake_puback(struct fake *f, int i)
+{
+	uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f->unacked[i] >> 8), (uint8_t)f->unacked[i] };
+	assert_int_equal(write(f->conn_w[0].fd, ack, sizeof ack), 4);
+}
+
 static void malformed_bytes_are_counted(void **state)
 {
 	(void)state;
@@ -642,7 +632,7 @@ static void malformed_bytes_are_counted(void **state)
 	fb_mqtt_pool_add(pool, &cc, NULL);
 	fb_mqtt_pool_start(pool);
 	struct want_up w = { pool, 1 };
-	assert_true(run_until(all_up, &w, 5));
+	assert_true(mqt_run_until(loop, all_up, &w, 5));
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
 	assert_int_equal(f.accepted, 5);
 	assert_int_equal(st->failures[FB_MQTT_FAIL_MALFORMED], 3);
@@ -706,8 +696,8 @@ static void qos2_inbound_exactly_once(void **state)
 	fb_mqtt_pool_add(pool, &cc, NULL);
 	fb_mqtt_pool_start(pool);
 	struct want_up w = { pool, 1 };
-	assert_true(run_until(all_up, &w, 5));
-	run_for(0.2);
+	assert_true(mqt_run_until(loop, all_up, &w, 5));
+	mqt_run_for(loop, 0.2);
 	assert_int_equal(k.total, 40);
 	assert_int_equal(k.distinct, 40);
 	assert_int_equal(f.by_type[FB_MQTT_PUBREC], 80);
@@ -716,14 +706,14 @@ static void qos2_inbound_exactly_once(void **state)
 		uint8_t rel[4] = { 0x62, 0x02, (uint8_t)(id >> 8), (uint8_t)id };
 		assert_int_equal(write(f.conn_w[0].fd, rel, 4), 4);
 	}
-	run_for(0.1);
+	mqt_run_for(loop, 0.1);
 	assert_int_equal(f.by_type[FB_MQTT_PUBCOMP], 39);
 	/* the broker drops the connection; the client comes back to its session */
 	ev_io_stop(loop, &f.conn_w[0]);
 	close(f.conn_w[0].fd);
 	for (int i = 0; i < 100 && f.accepted < 2; i++)
-		run_for(0.02);
-	run_for(0.2);
+		mqt_run_for(loop, 0.02);
+	mqt_run_for(loop, 0.2);
 	assert_int_equal(f.accepted, 2);
 	assert_int_equal(k.total, 41);
 	assert_int_equal(k.seen[1][40], 1);
@@ -739,30 +729,19 @@ static void receive_maximum_is_honoured(void **state)
 	(void)state;
 	static const uint8_t connack_rm2[] = { 0x20, 0x06, 0x00, 0x00, 0x03, 0x21, 0x00, 0x02 };
 	struct fake f;
-	memset(&f, 0, sizeof f);
-	f.version = FB_MQTT_V5;
-	f.reply[0] = connack_rm2;
-	f.reply_len[0] = sizeof connack_rm2;
-	uint16_t port = fake_start(&f);
-	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V5);
-	cfg.inflight = 10;
-	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
-	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "windowed", .clean_start = true };
-	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
-	fb_mqtt_pool_start(pool);
-	struct want_up w = { pool, 1 };
-	assert_true(run_until(all_up, &w, 5));
+	struct fb_mqtt_pool *pool;
+	struct fb_mqtt_conn *c = fake_one_conn(&f, FB_MQTT_V5, connack_rm2, sizeof connack_rm2, 10,
+	                                       "windowed", &pool);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(fb_mqtt_publish(c, "t/w", (const uint8_t *)"x", 1, 1, false), 0);
-	run_for(0.1);
+	mqt_run_for(loop, 0.1);
 	assert_int_equal(f.publishes, 2);
 	assert_int_equal(fb_mqtt_pool_stats(pool)->inflight, 2);
 	assert_int_equal(fb_mqtt_pool_stats(pool)->queued, 3);
 	/* each PUBACK lets one more through */
 	for (int round = 0; round < 3; round++) {
-		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[round] >> 8), (uint8_t)f.unacked[round] };
-		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
-		run_for(0.05);
+		fake_puback(&f, round);
+		mqt_run_for(loop, 0.05);
 		assert_int_equal(f.publishes, 3 + round);
 	}
 	assert_int_equal(fb_mqtt_pool_stats(pool)->pub_acked, 3);
@@ -777,29 +756,18 @@ static void full_window_refills_by_quarters(void **state)
 	(void)state;
 	static const uint8_t connack[] = { 0x20, 0x02, 0x00, 0x00 };
 	struct fake f;
-	memset(&f, 0, sizeof f);
-	f.version = FB_MQTT_V311;
-	f.reply[0] = connack;
-	f.reply_len[0] = sizeof connack;
-	uint16_t port = fake_start(&f);
-	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V311);
-	cfg.inflight = 8;
-	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
-	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "quarters", .clean_start = true };
-	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
-	fb_mqtt_pool_start(pool);
-	struct want_up w = { pool, 1 };
-	assert_true(run_until(all_up, &w, 5));
+	struct fb_mqtt_pool *pool;
+	struct fb_mqtt_conn *c = fake_one_conn(&f, FB_MQTT_V311, connack, sizeof connack, 8,
+	                                       "quarters", &pool);
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(fb_mqtt_publish(c, "t/q", (const uint8_t *)"x", 1, 1, false), 0);
-	run_for(0.1);
+	mqt_run_for(loop, 0.1);
 	assert_int_equal(f.publishes, 8);
 	assert_int_equal(fb_mqtt_pool_stats(pool)->queued, 12);
 	/* one ack frees one slot of eight: less than a quarter, nothing more goes yet */
 	for (int i = 0; i < 20; i++) {
-		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[i] >> 8), (uint8_t)f.unacked[i] };
-		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
-		run_for(0.03);
+		fake_puback(&f, i);
+		mqt_run_for(loop, 0.03);
 		if (i == 0)
 			assert_int_equal(f.publishes, 8);
 		if (i == 1)      /* two free: a quarter, both go */
@@ -823,44 +791,31 @@ static void acks_wake_the_client_in_batches(void **state)
 	(void)state;
 	static const uint8_t connack[] = { 0x20, 0x02, 0x00, 0x00 };
 	struct fake f;
-	memset(&f, 0, sizeof f);
-	f.version = FB_MQTT_V311;
-	f.reply[0] = connack;
-	f.reply_len[0] = sizeof connack;
-	uint16_t port = fake_start(&f);
-	struct fb_mqtt_pool_config cfg = base_config(port, FB_MQTT_V311);
-	cfg.inflight = 20;
-	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
-	struct fb_mqtt_conn_config cc = { .index = 0, .client_id = "batches", .clean_start = true };
-	struct fb_mqtt_conn *c = fb_mqtt_pool_add(pool, &cc, NULL);
-	fb_mqtt_pool_start(pool);
-	struct want_up w = { pool, 1 };
-	assert_true(run_until(all_up, &w, 5));
+	struct fb_mqtt_pool *pool;
+	struct fb_mqtt_conn *c = fake_one_conn(&f, FB_MQTT_V311, connack, sizeof connack, 20,
+	                                       "batches", &pool);
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(fb_mqtt_publish(c, "t/b", (const uint8_t *)"x", 1, 1, false), 0);
-	run_for(0.1);
+	mqt_run_for(loop, 0.1);
 	assert_int_equal(f.publishes, 5);
 	/* four of five acks, one at a time: nothing is read yet (nothing waits for a slot) */
 	for (int i = 0; i < 4; i++) {
-		uint8_t ack[4] = { 0x40, 0x02, (uint8_t)(f.unacked[i] >> 8), (uint8_t)f.unacked[i] };
-		assert_int_equal(write(f.conn_w[0].fd, ack, sizeof ack), 4);
-		run_for(0.03);
+		fake_puback(&f, i);
+		mqt_run_for(loop, 0.03);
 		assert_int_equal(st->pub_acked, 0);
 	}
 	/* the fifth: all five in one read */
-	uint8_t ack5[4] = { 0x40, 0x02, (uint8_t)(f.unacked[4] >> 8), (uint8_t)f.unacked[4] };
-	assert_int_equal(write(f.conn_w[0].fd, ack5, sizeof ack5), 4);
-	run_for(0.05);
+	fake_puback(&f, 4);
+	mqt_run_for(loop, 0.05);
 	assert_int_equal(st->pub_acked, 5);
 	assert_int_equal(st->inflight, 0);
 	/* one in flight: its ack is read as soon as it comes */
 	assert_int_equal(fb_mqtt_publish(c, "t/b", (const uint8_t *)"x", 1, 1, false), 0);
-	run_for(0.05);
+	mqt_run_for(loop, 0.05);
 	assert_int_equal(f.publishes, 6);
-	uint8_t ack6[4] = { 0x40, 0x02, (uint8_t)(f.unacked[5] >> 8), (uint8_t)f.unacked[5] };
-	assert_int_equal(write(f.conn_w[0].fd, ack6, sizeof ack6), 4);
-	run_for(0.05);
+	fake_puback(&f, 5);
+	mqt_run_for(loop, 0.05);
 	assert_int_equal(st->pub_acked, 6);
 	fb_mqtt_pool_free(pool);
 	fake_stop(&f);
@@ -881,7 +836,7 @@ static void unreachable_broker_backs_off(void **state)
 	/* QoS 0 while down is dropped and counted; QoS 1 is kept */
 	assert_int_equal(fb_mqtt_publish(c, "t", (const uint8_t *)"x", 1, 0, false), 1);
 	assert_int_equal(fb_mqtt_publish(c, "t", (const uint8_t *)"x", 1, 1, false), 0);
-	run_for(0.5);
+	mqt_run_for(loop, 0.5);
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
 	/* 20+40+80+160+160 ms = 460 ms: about 5 attempts in 0.5 s, not 25 */
 	assert_true(st->failures[FB_MQTT_FAIL_REFUSED_TCP] >= 4);

@@ -15,34 +15,11 @@
 #include <cmocka.h>
 #include "harness/peer.h"
 #include "protocols/mqtt/client.h"
+#include "protocols/mqtt/tests/mqtest_loop.h"
 
 #define NCONN 10000
 
 static struct ev_loop *loop;
-
-static void deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l; (void)revents;
-	*(bool *)w->data = true;
-}
-
-static void tick_cb(struct ev_loop *l, ev_timer *w, int revents) { (void)l; (void)w; (void)revents; }
-
-static bool run_until(bool (*cond)(void *), void *arg, double timeout_s)
-{
-	bool expired = false;
-	ev_timer t, tick;
-	ev_timer_init(&t, deadline_cb, timeout_s, 0.);
-	ev_timer_init(&tick, tick_cb, 0.005, 0.005);
-	t.data = &expired;
-	ev_timer_start(loop, &t);
-	ev_timer_start(loop, &tick);
-	while (!cond(arg) && !expired)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
-	ev_timer_stop(loop, &tick);
-	return cond(arg);
-}
 
 struct want_up { struct fb_mqtt_pool *pool; uint64_t n; };
 static bool all_up(void *arg)
@@ -115,7 +92,7 @@ static void ten_thousand_connections(void **state)
 	fb_mqtt_pool_add(sub, &sc, NULL);
 	fb_mqtt_pool_start(sub);
 	struct want_up ws = { sub, 1 };
-	assert_true(run_until(all_up, &ws, 5));
+	assert_true(mqt_run_until(loop, all_up, &ws, 5));
 
 	long rss0 = rss_kib();
 	struct fb_mqtt_pool *pool = fb_mqtt_pool_new(loop, &cfg, NULL);
@@ -128,7 +105,7 @@ static void ten_thousand_connections(void **state)
 	double t0 = mono_s();
 	fb_mqtt_pool_start(pool);
 	struct want_up w = { pool, NCONN };
-	bool up = run_until(all_up, &w, 60);
+	bool up = mqt_run_until(loop, all_up, &w, 60);
 	double t1 = mono_s();
 	const struct fb_mqtt_stats *st = fb_mqtt_pool_stats(pool);
 	if (!up)
@@ -146,7 +123,7 @@ static void ten_thousand_connections(void **state)
 		assert_int_equal(fb_mqtt_publish(fb_mqtt_pool_conn(pool, i), topic, (const uint8_t *)"1", 1, 0, false), 0);
 	}
 	struct want_msgs wm = { &received, NCONN };
-	assert_true(run_until(got_all, &wm, 30));
+	assert_true(mqt_run_until(loop, got_all, &wm, 30));
 	assert_int_equal(st->connections_up, NCONN);
 	assert_int_equal(st->pub_dropped, 0);
 	fb_mqtt_pool_free(pool);
