@@ -450,6 +450,35 @@ static size_t data_frame(struct fb_lw_crypto *cr, uint32_t addr, uint32_t fcnt, 
 	return (size_t)n;
 }
 
+/* A keys file at `keys` (a mkstemp template) with the two devices of the crafted-traffic tests:
+ * device `abp` activated by personalisation (DevEUI and DevAddr ending in abp_low, fixed session
+ * keys) and device `otaa` joining with the test AppKey (DevEUI ending in otaa_low). */
+static void write_keys(char *keys, uint32_t abp, unsigned abp_low, uint32_t otaa, unsigned otaa_low)
+{
+	int fd = mkstemp(keys);
+	FILE *f = fdopen(fd, "w");
+	fprintf(f, "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key\n");
+	fprintf(f, "%u,70b3d57ed0%06x,70b3d57ed0000000,00000000000000000000000000000000,26%06x,"
+	           "0102030405060708090a0b0c0d0e0f10,100f0e0d0c0b0a090807060504030201\n",
+	        abp, abp_low, abp_low);
+	fprintf(f, "%u,70b3d57ed0%06x,70b3d57ed0000000,2b7e151628aed2a6abf7158809cf4f3c,,,\n",
+	        otaa, otaa_low);
+	fclose(f);
+}
+
+/* The collector under test with that keys file, on a free loopback UDP port, decoding model m's
+ * binary payloads; its observations go to w. */
+static struct fb_collector *keyed_collector(struct world *w, const struct fb_model *m,
+                                            const char *keys)
+{
+	struct fb_collect_env env = { .loop = loop, .model = m, .sink = on_obs, .sink_arg = w };
+	struct fb_collect_cfg cfg = { .listen = "127.0.0.1:0", .keys_file = keys, .codec = "binary" };
+	struct fb_collector *c = fb_collector_lorawan.create(&env, &cfg);
+	assert_non_null(c);
+	assert_int_equal(fb_collector_lorawan.start(c), 0);
+	return c;
+}
+
 static void test_crafted_frames(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
@@ -458,18 +487,8 @@ static void test_crafted_frames(void **state)
 	assert_non_null(m);
 	/* keys file: device 4 ABP, device 9 OTAA */
 	char keys[] = "/tmp/fb-collect-lw-keys-XXXXXX";
-	int fd = mkstemp(keys);
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key\n");
-	fprintf(f, "4,70b3d57ed0000004,70b3d57ed0000000,00000000000000000000000000000000,26000004,"
-	           "0102030405060708090a0b0c0d0e0f10,100f0e0d0c0b0a090807060504030201\n");
-	fprintf(f, "9,70b3d57ed0000009,70b3d57ed0000000,2b7e151628aed2a6abf7158809cf4f3c,,,\n");
-	fclose(f);
-	struct fb_collect_env env = { .loop = loop, .model = m, .sink = on_obs, .sink_arg = w };
-	struct fb_collect_cfg cfg = { .listen = "127.0.0.1:0", .keys_file = keys, .codec = "binary" };
-	struct fb_collector *c = fb_collector_lorawan.create(&env, &cfg);
-	assert_non_null(c);
-	assert_int_equal(fb_collector_lorawan.start(c), 0);
+	write_keys(keys, 4, 0x4, 9, 0x9);
+	struct fb_collector *c = keyed_collector(w, m, keys);
 	int port = fb_collector_lorawan_port(c);
 	struct gw g1, g2;
 	gw_open(&g1, port, 0x02fbfffe00000001ULL);
@@ -690,18 +709,8 @@ static void test_lora_packet_peer(void **state)
 	const struct fb_model *m = fb_model_find("waste");
 	assert_non_null(m);
 	char keys[] = "/tmp/fb-collect-lw-lp-XXXXXX";
-	int fd = mkstemp(keys);
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, "device,dev_eui,join_eui,app_key,dev_addr,nwk_s_key,app_s_key\n");
-	fprintf(f, "1,70b3d57ed0000101,70b3d57ed0000000,00000000000000000000000000000000,26000101,"
-	           "0102030405060708090a0b0c0d0e0f10,100f0e0d0c0b0a090807060504030201\n");
-	fprintf(f, "2,70b3d57ed0000102,70b3d57ed0000000,2b7e151628aed2a6abf7158809cf4f3c,,,\n");
-	fclose(f);
-	struct fb_collect_env env = { .loop = loop, .model = m, .sink = on_obs, .sink_arg = w };
-	struct fb_collect_cfg cfg = { .listen = "127.0.0.1:0", .keys_file = keys, .codec = "binary" };
-	struct fb_collector *c = fb_collector_lorawan.create(&env, &cfg);
-	assert_non_null(c);
-	assert_int_equal(fb_collector_lorawan.start(c), 0);
+	write_keys(keys, 1, 0x101, 2, 0x102);
+	struct fb_collector *c = keyed_collector(w, m, keys);
 
 	/* three samples of a waste bin, encoded by the binary codec */
 	double v[3][FB_MAX_FIELDS];

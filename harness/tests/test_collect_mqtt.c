@@ -678,26 +678,35 @@ static bool validate_seen(void *arg)
 	return v->n >= (v->want ? v->want : 2);
 }
 
-/* validate's use (no scenario: one type, one codec, a filter): a Sparkplug device reporting by
- * exception passes, each DDATA completed from its birth. */
-static void validate_mode_sparkplug(void **state)
+/* validate's collector (no scenario: one type, one codec, a topic filter) on a fresh loop,
+ * started and subscribed; its observations are counted in *v. */
+static struct col validate_collector(const struct fb_model *m, const char *filter,
+                                     const char *codec, struct vcount *v)
 {
-	(void)state;
+	static char url[64];     /* the collector keeps the configuration's strings */
 	memset(&W, 0, sizeof W);
 	W.loop = ev_loop_new(EVFLAG_AUTO);
-	const struct fb_model *m = fb_model_find("streetlight");
-	assert_non_null(m);
-	char url[64];
 	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
-	struct fb_collect_cfg cfg = { .url = url, .topic_filter = "spBv1.0/#", .codec = "sparkplug" };
-	struct vcount v = { 0 };
+	struct fb_collect_cfg cfg = { .url = url, .topic_filter = filter, .codec = codec };
 	struct fb_collect_env env = { .loop = W.loop, .model = m, .device_count = UINT32_MAX,
-	                              .sink = on_validate_obs, .sink_arg = &v, .wall_of = wall_of };
+	                              .sink = on_validate_obs, .sink_arg = v, .wall_of = wall_of };
 	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
 	struct col col = { ops, ops->create(&env, &cfg) };
 	assert_non_null(col.c);
 	assert_int_equal(ops->start(col.c), 0);
 	assert_true(spin(col_ready, &col, 30000));
+	return col;
+}
+
+/* validate's use (no scenario: one type, one codec, a filter): a Sparkplug device reporting by
+ * exception passes, each DDATA completed from its birth. */
+static void validate_mode_sparkplug(void **state)
+{
+	(void)state;
+	const struct fb_model *m = fb_model_find("streetlight");
+	assert_non_null(m);
+	struct vcount v = { 0 };
+	struct col col = validate_collector(m, "spBv1.0/#", "sparkplug", &v);
 	double vals[FB_MAX_FIELDS], prev[FB_MAX_FIELDS];
 	for (unsigned i = 0; i < m->nfields; i++)
 		vals[i] = prev[i] = m->fields[i].min;
@@ -724,7 +733,7 @@ static void validate_mode_sparkplug(void **state)
 	assert_string_equal(v.id, "lamp-8");
 	assert_int_equal(v.flags, FB_OBS_BAD_FIELD | FB_OBS_PARTIAL);
 	assert_int_equal(v.complete, 2);
-	ops->free(col.c);
+	col.ops->free(col.c);
 	ev_loop_destroy(W.loop);
 }
 
@@ -733,21 +742,10 @@ static void validate_mode_sparkplug(void **state)
 static void validate_mode_senml_unit(void **state)
 {
 	(void)state;
-	memset(&W, 0, sizeof W);
-	W.loop = ev_loop_new(EVFLAG_AUTO);
 	const struct fb_model *m = fb_model_find("noise");
 	assert_non_null(m);
-	char url[64];
-	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", mopts.port);
-	struct fb_collect_cfg cfg = { .url = url, .topic_filter = "senml/#", .codec = "senml" };
 	struct vcount v = { 0 };
-	struct fb_collect_env env = { .loop = W.loop, .model = m, .device_count = UINT32_MAX,
-	                              .sink = on_validate_obs, .sink_arg = &v, .wall_of = wall_of };
-	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
-	struct col col = { ops, ops->create(&env, &cfg) };
-	assert_non_null(col.c);
-	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 30000));
+	struct col col = validate_collector(m, "senml/#", "senml", &v);
 	/* the device's own pack, as the encoder writes it */
 	double vals[FB_MAX_FIELDS];
 	for (unsigned i = 0; i < m->nfields; i++)
@@ -779,7 +777,7 @@ static void validate_mode_senml_unit(void **state)
 	assert_true(spin(validate_seen, &v, 30000));
 	assert_int_equal(v.flags, FB_OBS_UNDECODABLE);
 	assert_string_equal(v.detail, fb_codec_strerror(FB_CODEC_EINVAL));
-	ops->free(col.c);
+	col.ops->free(col.c);
 	ev_loop_destroy(W.loop);
 }
 
