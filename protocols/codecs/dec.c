@@ -336,6 +336,19 @@ bool fb_dec_whole_ok(const struct fb_field *f, double v)
 	return !((f->kind == FB_FIELD_BOOL && v > 1) || (f->kind == FB_FIELD_ENUM && v >= names));
 }
 
+int fb_dec_settle(struct fb_decoded *out, int fi, int rc, int *soft)
+{
+	if (rc == FB_CODEC_ERANGE) {
+		if (!*soft)
+			*soft = rc;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	out->present |= 1ull << fi;
+	return 0;
+}
+
 void fb_dec_init(struct fb_decoded *out, const struct fb_model *m)
 {
 	out->device[0] = '\0';

@@ -51,6 +51,10 @@ int fb_dec_clear(struct fb_decoded *out, const struct fb_model *m);
 /* Whether a whole number v read from a binary payload is one field f's encoder writes: a BOOL at
  * most 1, an ENUM an index of its names (any byte when the table gives none). */
 bool fb_dec_whole_ok(const struct fb_field *f, double v);
+/* Settles field fi after its value was decoded with result rc: 0 marks it present;
+ * FB_CODEC_ERANGE (a value the field cannot hold) leaves it absent and is kept in *soft unless
+ * an earlier soft error is; any other error is returned for the decoder to stop with. */
+int fb_dec_settle(struct fb_decoded *out, int fi, int rc, int *soft);
 /* Half the step a text codec prints field f with (its resolution's decimals for NUMBER, 1 for
  * INTEGER), and never less than half the field's resolution; 0.5 for BOOL and ENUM. */
 double fb_dec_tolerance(const struct fb_field *f);

@@ -279,15 +279,9 @@ int fb_senml_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *
 			return FB_CODEC_EINVAL;
 		if (unit && (!fb_senml_unit(f->unit) || strcmp(unit, fb_senml_unit(f->unit))))
 			return FB_CODEC_EINVAL;   /* a unit that is not the field's */
-		int rc = fb_dec_json_value(f, &val, &out->values[fi]);
-		if (rc == FB_CODEC_ERANGE) {
-			if (!rc_soft)
-				rc_soft = rc;
-			continue;
-		}
+		int rc = fb_dec_settle(out, fi, fb_dec_json_value(f, &val, &out->values[fi]), &rc_soft);
 		if (rc)
 			return rc;
-		out->present |= 1ull << fi;
 	} while (fb_jscan_eat(&j, ','));
 	if (!fb_jscan_eat(&j, ']') || !fb_jscan_at_end(&j))
 		return FB_CODEC_EINVAL;

@@ -432,15 +432,9 @@ int fb_spb_decode_data(const struct fb_model *mo, uint64_t *alias_base, const ui
 		const struct fb_field *f = &mo->fields[fi];
 		if (!value_fits(m, f))
 			return FB_CODEC_EINVAL;
-		int rc = metric_value(m, f, &out->values[fi]);
-		if (rc == FB_CODEC_ERANGE) {
-			if (!rc_soft)
-				rc_soft = rc;
-			continue;
-		}
+		int rc = fb_dec_settle(out, fi, metric_value(m, f, &out->values[fi]), &rc_soft);
 		if (rc)
 			return rc;
-		out->present |= 1ull << fi;
 	}
 	return rc_soft;
 }
