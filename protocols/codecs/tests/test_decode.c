@@ -297,6 +297,42 @@ static void test_malformed(void **state)
 	assert_int_equal(fb_spb_decode_data(&fx_model, NULL, buf, (size_t)n, &d), FB_CODEC_EINVAL);
 }
 
+/* A value its field cannot hold (an enum name the field does not have) is a soft error: the
+ * SenML and Sparkplug decoders still return every other field, and FB_CODEC_ERANGE; a malformed
+ * record after it still stops the decode. */
+static void test_out_of_range_is_soft(void **state)
+{
+	(void)state;
+	struct fb_decoded d;
+	const char *pack = "[{\"n\":\"mode\",\"vs\":\"dim\"},{\"n\":\"LAeq\",\"v\":62.3}]";
+	assert_int_equal(fb_codec_find("senml")->decode_sample(&fx_ctx, &fx_model, (const uint8_t *)pack,
+	                                                       strlen(pack), &d), FB_CODEC_ERANGE);
+	assert_int_equal(d.present, 1ull << 0);          /* LAeq, not mode */
+	assert_float_equal(d.values[0], 62.3, 1e-9);
+	assert_int_equal(decode("senml", "[{\"n\":\"mode\",\"vs\":\"dim\"},{\"n\":\"on\",\"v\":1}]"),
+	                 FB_CODEC_EINVAL);
+
+	/* a DDATA whose mode is a name of another table, "dim" */
+	static const char *const modes[] = {"auto", "manual", "dim", NULL};
+	struct fb_field fields[6];
+	memcpy(fields, fx_fields, sizeof fields);
+	fields[4].enum_names = modes;
+	struct fb_model other = fx_model;
+	other.fields = fields;
+	double values[6];
+	memcpy(values, fx_values, sizeof values);
+	values[4] = 2;
+	struct fb_sample s = fx_sample();
+	s.model = &other;
+	s.values = values;
+	uint8_t buf[1024];
+	ssize_t n = fb_spb_ddata(&s, NULL, 0, FB_SPB_NO_ALIAS, buf, sizeof buf);
+	assert_true(n > 0);
+	assert_int_equal(fb_spb_decode_data(&fx_model, NULL, buf, (size_t)n, &d), FB_CODEC_ERANGE);
+	assert_int_equal(d.present, 0x3full & ~(1ull << 4));   /* every field but mode */
+	assert_float_equal(d.values[5], 50, 1e-9);
+}
+
 /* Every prefix of a valid payload, random garbage and random byte flips: errors where the format
  * makes a prefix invalid (JSON, SenML), never a crash, never a bit beyond the model's fields. */
 static void test_truncated_and_garbage(void **state)
@@ -373,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_known_payloads),
 		cmocka_unit_test(test_sparkplug_deltas_and_aliases),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_out_of_range_is_soft),
 		cmocka_unit_test(test_truncated_and_garbage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
