@@ -450,6 +450,56 @@ static void every_message_arrives_with_its_values(void **state)
 	ev_loop_destroy(w->loop);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The scenario at `path` (loaded with lo) through the mqtt transport on a fresh loop, with a
+ * collector at url (TLS with ca when given): the collector subscribed, the transport connected,
+ * the engine's samples going to both. Returns the collector; world_free() ends it all. */
+static struct col world_start(const char *path, const struct fb_load_opts *lo, const char *url,
+                              const char *ca)
+{
+	struct world *w = &W;
+	memset(w, 0, sizeof *w);
+	w->loop = ev_loop_new(EVFLAG_AUTO);
+	w->sc = fb_scenario_load(path, lo);
+	assert_non_null(w->sc);
+	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
+	assert_non_null(w->e);
+	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
+	struct fb_collect_cfg cfg = { .url = url, .ca = ca };
+	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc, .first_device = 0,
+	                               .device_count = (uint32_t)w->sc->ndevices, .sink = on_obs,
+	                               .sink_arg = w, .wall_of = wall_of };
+	struct col col = { ops, ops->create(&cenv, &cfg) };
+	assert_non_null(col.c);
+	assert_int_equal(ops->start(col.c), 0);
+	assert_true(spin(col_ready, &col, 30000));
+	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
+	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
+	                                 .sent_arg = w };
+	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
+	assert_non_null(w->tr);
+	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
+	assert_true(spin(tr_ready, NULL, 30000));
+	fb_engine_set_sink(w->e, engine_sink, w);
+	return col;
+}
+
+static void world_free(struct col *col)
+{
+	col->ops->free(col->c);
+	fb_transport_mqtt.free(W.tr);
+	fb_engine_free(W.e);
+	fb_scenario_free(W.sc);
+	ev_loop_destroy(W.loop);
+}
+
 /* The broker stops (SIGTERM: it saves its state) and comes back on its persistence mid-run: the
  * collector's session (QoS 1, kept across reconnects) and the transport's resends lose nothing;
  * QoS 1 may deliver a message twice, so the test asks for every message at least once and
@@ -471,37 +521,12 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	         "  - {type: noise, count: 20, site: euromed, transport: mqtt, codec: json, interval: 1m}\n",
 	         o2.port);
 	snprintf(path, sizeof path, "%s/restart.yaml", dir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(yaml, f);
-	fclose(f);
+	write_text(path, yaml);
 
-	struct world *w = &W;
-	memset(w, 0, sizeof *w);
-	w->loop = ev_loop_new(EVFLAG_AUTO);
-	w->sc = fb_scenario_load(path, NULL);
-	assert_non_null(w->sc);
-	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
-	assert_non_null(w->e);
-	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
 	char url[64];
 	snprintf(url, sizeof url, "mqtt://127.0.0.1:%u", o2.port);
-	struct fb_collect_cfg cfg = { .url = url };
-	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc, .first_device = 0,
-	                               .device_count = (uint32_t)w->sc->ndevices, .sink = on_obs,
-	                               .sink_arg = w, .wall_of = wall_of };
-	struct col col = { ops, ops->create(&cenv, &cfg) };
-	assert_non_null(col.c);
-	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 30000));
-	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
-	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
-	                                 .sent_arg = w };
-	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
-	assert_non_null(w->tr);
-	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
-	assert_true(spin(tr_ready, NULL, 30000));
-	fb_engine_set_sink(w->e, engine_sink, w);
+	struct col col = world_start(path, NULL, url, NULL);
+	struct world *w = &W;
 	fb_time_us mid = w->sc->start + w->sc->duration / 2;
 	bool restarted = false;
 	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
@@ -520,14 +545,10 @@ static void nothing_lost_across_a_broker_restart(void **state)
 	assert_true(spin(all_seen, w, 30000));
 	assert_int_equal(w->bad_values, 0);
 	assert_int_equal(w->flagged + w->undecodable + w->unknown + w->unmatched, 0);
-	json_t *rep = ops->report(col.c);
+	json_t *rep = col.ops->report(col.c);
 	assert_true(json_integer_value(json_object_get(rep, "reconnects")) >= 1);
 	json_decref(rep);
-	ops->free(col.c);
-	fb_transport_mqtt.free(w->tr);
-	fb_engine_free(w->e);
-	fb_scenario_free(w->sc);
-	ev_loop_destroy(w->loop);
+	world_free(&col);
 	fb_peer_stop(&b2, 2000);
 	fb_peer_rmtree(b2_dir);
 	b2_dir[0] = '\0';
@@ -537,30 +558,9 @@ static void nothing_lost_across_a_broker_restart(void **state)
  * `ca` when given): every declared message arrives once, with exact values. */
 static void run_and_check(const char *path, const char *url, const char *ca, size_t min_msgs)
 {
-	struct world *w = &W;
-	memset(w, 0, sizeof *w);
-	w->loop = ev_loop_new(EVFLAG_AUTO);
 	struct fb_load_opts lo = { .extra_params = fb_transport_mqtt.extra_params };
-	w->sc = fb_scenario_load(path, &lo);
-	assert_non_null(w->sc);
-	w->e = fb_engine_new(w->sc, 0, 1, w->sc->start, w->sc->duration);
-	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
-	struct fb_collect_cfg cfg = { .url = url, .ca = ca };
-	struct fb_collect_env cenv = { .loop = w->loop, .scenario = w->sc,
-	                               .device_count = (uint32_t)w->sc->ndevices, .sink = on_obs,
-	                               .sink_arg = w, .wall_of = wall_of };
-	struct col col = { ops, ops->create(&cenv, &cfg) };
-	assert_non_null(col.c);
-	assert_int_equal(ops->start(col.c), 0);
-	assert_true(spin(col_ready, &col, 30000));
-	struct fb_transport_env tenv = { .loop = w->loop, .engine = w->e, .scenario = w->sc,
-	                                 .shard_count = 1, .wall_of = wall_of, .sent = on_sent,
-	                                 .sent_arg = w };
-	w->tr = fb_transport_mqtt.create(&tenv, fb_ynode_get(w->sc->transports, "mqtt"));
-	assert_non_null(w->tr);
-	assert_int_equal(fb_transport_mqtt.start(w->tr), 0);
-	assert_true(spin(tr_ready, NULL, 30000));
-	fb_engine_set_sink(w->e, engine_sink, w);
+	struct col col = world_start(path, &lo, url, ca);
+	struct world *w = &W;
 	while (fb_engine_next_time(w->e) != FB_TIME_NEVER) {
 		if (!fb_transport_mqtt.busy(w->tr))
 			fb_engine_run(w->e, FB_TIME_NEVER, 64);
@@ -573,19 +573,7 @@ static void run_and_check(const char *path, const char *url, const char *ca, siz
 		assert_int_equal(w->exp[i].seen, 1);
 	assert_int_equal(w->observed, w->nexp);
 	assert_int_equal(w->bad_values + w->flagged + w->unmatched, 0);
-	ops->free(col.c);
-	fb_transport_mqtt.free(w->tr);
-	fb_engine_free(w->e);
-	fb_scenario_free(w->sc);
-	ev_loop_destroy(w->loop);
-}
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	world_free(&col);
 }
 
 /* More FIWARE API keys than one connection has subscriptions: the collector widens its filters
