@@ -9,12 +9,15 @@
 #include "sim/log.h"
 
 static const char check_usage[] =
-"usage: fleetbench check SCENARIO [--shard i/N]\n"
+"usage: fleetbench check SCENARIO [--shard i/N] [--shard-by site|device]\n"
 "\n"
 "Validates the scenario, then prints the plan: devices per type, site and transport, samples\n"
 "per simulated hour, and this shard's segment of the devices. Runs nothing.\n"
 "\n"
 "  --shard i/N   show segment i of N (default 0/1)\n"
+"  --shard-by site|device\n"
+"                how shards cut the devices (default: by site when a transport keeps state\n"
+"                per site, as run does; see README, Scale-out)\n"
 "  -h, --help    this help\n";
 
 static const char types_usage[] =
@@ -58,16 +61,20 @@ int fb_cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "shard", required_argument, NULL, 's' },
+		{ "shard-by", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	uint32_t si = 0, sn = 1;
-	int c;
+	int c, by = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (c == 's') {
 			if (fb_cli_shard(optarg, &si, &sn))
+				return FB_EXIT_USAGE;
+		} else if (c == 'b') {
+			if (fb_cli_shard_by(optarg, &by))
 				return FB_EXIT_USAGE;
 		} else if (c == 'h') {
 			fputs(check_usage, stdout);
@@ -87,8 +94,9 @@ int fb_cmd_check(int argc, char **argv)
 	struct fb_scenario *sc = fb_cli_load(argv[optind]);
 	if (!sc)
 		return FB_EXIT_USAGE;
+	fb_cli_apply_shard_by(sc, by);
 	uint64_t from, to;
-	fb_shard_segment(sc->ndevices, si, sn, &from, &to);
+	fb_scenario_segment(sc, si, sn, &from, &to);
 	char start[25], dur[32];
 	if (sc->start_now)
 		strcpy(start, "now");
@@ -100,7 +108,8 @@ int fb_cmd_check(int argc, char **argv)
 	       dur, sc->timezone);
 	printf("  %llu devices in %zu fleets on %zu sites\n", (unsigned long long)sc->ndevices,
 	       sc->nfleets, sc->nsites);
-	printf("  shard %u/%u: devices [%llu, %llu), %llu devices\n", si, sn, (unsigned long long)from,
+	printf("  shard %u/%u (by %s): devices [%llu, %llu), %llu devices\n", si, sn,
+	       sc->shard_by == FB_SHARD_BY_SITE ? "site" : "device", (unsigned long long)from,
 	       (unsigned long long)to, (unsigned long long)(to - from));
 	size_t nf = sc->nfleets ? sc->nfleets : 1;
 	struct tally *types = calloc(nf, sizeof *types), *sites = calloc(nf, sizeof *sites),

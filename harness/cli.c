@@ -72,6 +72,23 @@ int fb_cli_shard(const char *text, uint32_t *i, uint32_t *n)
 	return 0;
 }
 
+int fb_cli_shard_by(const char *text, int *out)
+{
+	if (!strcmp(text, "site"))
+		*out = FB_SHARD_BY_SITE;
+	else if (!strcmp(text, "device"))
+		*out = FB_SHARD_BY_DEVICE;
+	else
+		return fb_error("invalid --shard-by '%s': expected 'site' or 'device'", text);
+	return 0;
+}
+
+void fb_cli_apply_shard_by(struct fb_scenario *sc, int by)
+{
+	if (by >= 0)
+		sc->shard_by = (enum fb_shard_by)by;
+}
+
 const struct fb_load_opts *fb_cli_load_opts(void)
 {
 	static const char *transports[16], *codecs[64], *params[64];
@@ -123,6 +140,9 @@ struct fb_scenario *fb_cli_load(const char *path)
 			used = sc->fleets[k].transport && !strcmp(sc->fleets[k].transport, t->name);
 		if (used && t->check)
 			bad |= t->check(sc, config) != 0;
+		/* a transport with per-site state keeps each site in one shard (--shard-by overrides) */
+		if (used && !bad && t->site_local && t->site_local(sc, config))
+			sc->shard_by = FB_SHARD_BY_SITE;
 	}
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];

@@ -29,6 +29,7 @@ struct fb_run_opts {
 	double speed;                /* paced: virtual seconds per wall second (realtime = 1) */
 	fb_time_us max_lag;          /* 0: no bound */
 	uint32_t shard_index, shard_count;
+	int shard_by;                   /* --shard-by: enum fb_shard_by, or -1 (as the transports need) */
 	const char *out;             /* --out FILE or "-" */
 	const char *report;
 	const char *state_file;
@@ -52,6 +53,10 @@ int fb_cli_duration(const char *opt, const char *text, fb_time_us *out);
 int fb_cli_start(const char *text, bool *now, fb_time_us *out);
 int fb_cli_speed(const char *text, enum fb_speed_mode *mode, double *speed);
 int fb_cli_shard(const char *text, uint32_t *i, uint32_t *n);
+/* --shard-by: "site" or "device" (sim/scenario.h enum fb_shard_by); 0, or -1 after a message. */
+int fb_cli_shard_by(const char *text, int *out);
+/* Applies --shard-by (BY: -1 = as the transports need, set by fb_cli_load) to sc. */
+void fb_cli_apply_shard_by(struct fb_scenario *sc, int by);
 
 /* The loader options every command uses: transport and codec names compiled in. */
 const struct fb_load_opts *fb_cli_load_opts(void);

@@ -6,7 +6,7 @@
  *
  *   "fleetbench": "0.1.0"                      version that wrote the report
  *   "scenario": {"name", "path", "timezone"}
- *   "shard": {"index", "count", "first_device", "devices"}
+ *   "shard": {"index", "count", "by", "first_device", "devices"}   by: "site" or "device"
  *                                              a merged report: {"count", "merged": [indexes],
  *                                              "complete": bool, "first_device", "devices"}
  *   "shards": [{"index", "first_device", "devices", "samples", "wall_time_s", "exit_code",

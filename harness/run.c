@@ -41,6 +41,9 @@ static const char run_usage[] =
 "                        real time, e.g. x60)\n"
 "  --max-lag D           paced modes: fail (exit 1) when lag behind the wall clock exceeds D\n"
 "  --shard i/N           run only segment i of N of the devices (k6-style contiguous segments)\n"
+"  --shard-by site|device  where shards may cut: by site (the default when a transport keeps\n"
+"                        state per site: LoRaWAN gateways, Sparkplug edge nodes per site) moves\n"
+"                        each cut to the nearest edge of a site; by device cuts anywhere\n"
 "  --out FILE|-          write the trace (one JSON line per sample) to FILE, or stdout with '-'\n"
 "                        (default: the scenario's output.file, else no trace)\n"
 "  --report FILE         write the summary as JSON, with per-type and per-site counts\n"
@@ -460,12 +463,13 @@ static json_t *build_report(struct run *r)
 		uint32_t a0 = f->first > lo ? f->first : lo, b0 = f->first + f->count < hi ? f->first + f->count : hi;
 		devs[i] = b0 > a0 ? b0 - a0 : 0;
 	}
-	json_t *rep = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:i, s:i, s:i, s:i}}",
+	json_t *rep = json_pack("{s:s, s:{s:s, s:s, s:s}, s:{s:i, s:i, s:s, s:i, s:i}}",
 	                        "fleetbench", FB_VERSION,
 	                        "scenario", "name", r->sc->name, "path", r->sc->path,
 	                        "timezone", r->sc->timezone,
 	                        "shard", "index", (json_int_t)r->o.shard_index,
 	                        "count", (json_int_t)r->o.shard_count,
+	                        "by", r->sc->shard_by == FB_SHARD_BY_SITE ? "site" : "device",
 	                        "first_device", (json_int_t)lo, "devices", (json_int_t)(hi - lo));
 	char seed[32];
 	snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->sc->seed);
@@ -539,7 +543,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
 	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT, O_JUNIT,
-	       O_HTML, O_METRICS, O_COLLECT_LW, O_COLLECT_LW_TOPIC };
+	       O_HTML, O_METRICS, O_SHARD_BY, O_COLLECT_LW, O_COLLECT_LW_TOPIC };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -547,6 +551,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "speed", required_argument, NULL, O_SPEED },
 		{ "max-lag", required_argument, NULL, O_MAXLAG },
 		{ "shard", required_argument, NULL, O_SHARD },
+		{ "shard-by", required_argument, NULL, O_SHARD_BY },
 		{ "out", required_argument, NULL, O_OUT },
 		{ "report", required_argument, NULL, O_REPORT },
 		{ "state", required_argument, NULL, O_STATE },
@@ -566,6 +571,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 	};
 	memset(o, 0, sizeof *o);
 	o->shard_count = 1;
+	o->shard_by = -1;
 	o->speed_mode = FB_SPEED_MAX;
 	opterr = 0;
 	optind = 1;
@@ -578,6 +584,7 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		case O_SPEED: if (fb_cli_speed(optarg, &o->speed_mode, &o->speed)) return -1; break;
 		case O_MAXLAG: if (fb_cli_duration("--max-lag", optarg, &o->max_lag)) return -1; break;
 		case O_SHARD: if (fb_cli_shard(optarg, &o->shard_index, &o->shard_count)) return -1; break;
+		case O_SHARD_BY: if (fb_cli_shard_by(optarg, &o->shard_by)) return -1; break;
 		case O_OUT: o->out = optarg; break;
 		case O_REPORT: o->report = optarg; break;
 		case O_STATE: o->state_file = optarg; break;
@@ -786,6 +793,7 @@ int fb_cmd_run(int argc, char **argv)
 		return FB_EXIT_USAGE;
 	if (r.o.seed_set)
 		r.sc->seed = r.o.seed;
+	fb_cli_apply_shard_by(r.sc, r.o.shard_by);
 	if (fb_expect_parse(r.sc, &r.expect)) {
 		fb_scenario_free(r.sc);
 		return FB_EXIT_USAGE;
@@ -796,6 +804,18 @@ int fb_cmd_run(int argc, char **argv)
 		r.start = fb_wall_now() / FB_US_PER_S * FB_US_PER_S;
 	r.duration = r.o.duration_set ? r.o.duration : r.sc->duration;
 	int code = FB_EXIT_OK;
+	if (r.o.shard_count > 1 && r.sc->shard_by == FB_SHARD_BY_SITE) {
+		uint64_t from, to;
+		fb_scenario_segment(r.sc, r.o.shard_index, r.o.shard_count, &from, &to);
+		const struct fb_site *cut = fb_scenario_cut_site(r.sc, from, to);
+		if (cut)
+			fb_warn("shard %u/%u: site '%s' is cut between shards, as its fleets are not listed "
+			        "one after the other in the scenario (list a site's fleets together)",
+			        r.o.shard_index, r.o.shard_count, cut->id);
+		if (from == to)
+			fb_warn("shard %u/%u has no devices: shards keep each site whole (--shard-by device "
+			        "cuts anywhere)", r.o.shard_index, r.o.shard_count);
+	}
 	r.e = fb_engine_new(r.sc, r.o.shard_index, r.o.shard_count, r.start, r.duration);
 	if (!r.e) {
 		code = FB_EXIT_RUNTIME;

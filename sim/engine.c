@@ -130,7 +130,7 @@ struct fb_engine *fb_engine_new(const struct fb_scenario *sc, uint32_t shard_ind
 	e->start = e->now = start;
 	e->end = start + duration;
 	uint64_t from, to;
-	fb_shard_segment(sc->ndevices, shard_index, shard_count, &from, &to);
+	fb_scenario_segment(sc, shard_index, shard_count, &from, &to);
 	e->first = (uint32_t)from;
 	e->count = (uint32_t)(to - from);
 	e->tz = fb_tz_new(sc->timezone, e->start, e->end);

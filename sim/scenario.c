@@ -723,6 +723,55 @@ void fb_shard_segment(uint64_t total, uint32_t i, uint32_t n, uint64_t *from, ui
 	*to = scaled(total, i + 1, n);
 }
 
+/* The cut point nearest to c that splits no run of consecutive fleets of one site. */
+static uint64_t site_cut(const struct fb_scenario *sc, uint64_t c)
+{
+	size_t k = 0;
+	while (k < sc->nfleets && (uint64_t)sc->fleets[k].first + sc->fleets[k].count <= c)
+		k++;
+	if (k == sc->nfleets)
+		return c;                       /* the end */
+	const struct fb_fleet *f = &sc->fleets[k];
+	if (!f->site || (c == f->first && (k == 0 || sc->fleets[k - 1].site != f->site)))
+		return c;                       /* a site's edge, or a fleet without one */
+	size_t a = k, b = k;
+	while (a > 0 && sc->fleets[a - 1].site == f->site)
+		a--;
+	while (b + 1 < sc->nfleets && sc->fleets[b + 1].site == f->site)
+		b++;
+	uint64_t lo = sc->fleets[a].first, hi = (uint64_t)sc->fleets[b].first + sc->fleets[b].count;
+	return c - lo < hi - c ? lo : hi;
+}
+
+void fb_scenario_segment(const struct fb_scenario *sc, uint32_t i, uint32_t n, uint64_t *from,
+                         uint64_t *to)
+{
+	fb_shard_segment(sc->ndevices, i, n, from, to);
+	if (sc->shard_by != FB_SHARD_BY_SITE || n <= 1 || i >= n)
+		return;
+	*from = site_cut(sc, *from);
+	*to = site_cut(sc, *to);
+}
+
+const struct fb_site *fb_scenario_cut_site(const struct fb_scenario *sc, uint64_t from, uint64_t to)
+{
+	for (size_t k = 0; k < sc->nfleets; k++) {
+		const struct fb_fleet *f = &sc->fleets[k];
+		if (!f->site || !f->count)
+			continue;
+		bool in = f->first < to && f->first + (uint64_t)f->count > from;
+		bool out = f->first < from || f->first + (uint64_t)f->count > to;
+		for (size_t j = 0; in && !out && j < sc->nfleets; j++) {
+			const struct fb_fleet *g = &sc->fleets[j];
+			out = g->site == f->site && g->count &&
+			      (g->first < from || g->first + (uint64_t)g->count > to);
+		}
+		if (in && out)
+			return f->site;
+	}
+	return NULL;
+}
+
 static int parse_u32(const char *s, size_t len, uint32_t *out)
 {
 	if (len == 0 || len > 10)

@@ -53,6 +53,10 @@ for i in 0 1 2 3; do
   wait "${spids[$i]}" || fail "shard $i exited $?: $(cat "$T/shard-$i.err")"
 done
 ok "4 shard processes ran the manifest's command"
+# the pilot's LoRaWAN gateways are per site: by site, no shard shares (and renames) a gateway
+for i in 0 1 2 3; do
+  grep -q 'shares .* gateway' "$T/shard-$i.err" && fail "shard $i cut a LoRaWAN site: $(cat "$T/shard-$i.err")"
+done
 
 "$FB" run "$T/scenario.yaml" --speed x3600 --collect "mqtt://127.0.0.1:$port" --quiet \
   --out "$T/single.jsonl" --report "$T/single.json" || fail "single run failed"

@@ -1612,6 +1612,16 @@ static const struct fb_codec *fleet_codec(const struct fb_fleet *f, const struct
 
 /* Parse only (fb_transport_ops.check): the configuration as create reads it, without the
  * server's name resolution (a run with --local replaces the server), and each fleet's codec. */
+/* Gateways per site (the default) hear only their site's devices: a site split across shards
+ * would have its radio (collisions, capture, reach) cut in two. A `gateways:` list hears every
+ * site, and any cut is the same approximation. */
+static bool lw_site_local(const struct fb_scenario *sc, const struct fb_ynode *config)
+{
+	(void)sc;
+	const struct fb_ynode *g = config ? fb_ynode_get(config, "gateways") : NULL;
+	return !g || g->kind != FB_Y_SEQ;
+}
+
 static int lw_check(const struct fb_scenario *sc, const struct fb_ynode *config)
 {
 	struct fb_lw_config cfg;
@@ -1665,8 +1675,7 @@ static struct fb_transport *lw_create(const struct fb_transport_env *env, const 
 		from = fb_engine_first_device(env->engine);
 		to = from + fb_engine_device_count(env->engine);
 	} else {
-		fb_shard_segment(sc->ndevices, env->shard_index, env->shard_count ? env->shard_count : 1,
-		                 &from, &to);
+		fb_scenario_segment(sc, env->shard_index, env->shard_count ? env->shard_count : 1, &from, &to);
 	}
 	t->first = (uint32_t)from;
 	t->count = (uint32_t)(to - from);
@@ -1971,7 +1980,7 @@ static const char *const lw_extra_params[] = { NULL };
 
 const struct fb_transport_ops fb_transport_lorawan = {
 	.name = "lorawan", .codecs = lw_codecs, .extra_params = lw_extra_params,
-	.create = lw_create, .check = lw_check, .start = lw_start, .ready = lw_ready, .send = lw_send, .busy = lw_busy,
+	.create = lw_create, .check = lw_check, .site_local = lw_site_local, .start = lw_start, .ready = lw_ready, .send = lw_send, .busy = lw_busy,
 	.hold_until = lw_hold_until, .drain = lw_drain, .summary = lw_summary, .report = lw_report,
 	.status = lw_status, .free = lw_free,
 };

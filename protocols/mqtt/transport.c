@@ -929,6 +929,20 @@ static int mqtt_check(const struct fb_scenario *sc, const struct fb_ynode *confi
 	return bad ? -1 : 0;
 }
 
+/* Per-site connections make each site one Sparkplug edge node: a site split across shards would
+ * be two processes announcing the same edge node (two NBIRTHs, two bdSeq, each DBIRTH half the
+ * devices), which a Sparkplug host application takes for one node flapping. */
+static bool mqtt_site_local(const struct fb_scenario *sc, const struct fb_ynode *config)
+{
+	struct conf conf;
+	if (read_conf(config, NULL, false, &conf) != 0 || conf.mode != CONN_PER_SITE)
+		return false;
+	for (size_t i = 0; i < sc->nfleets; i++)
+		if (fleet_uses_us(sc, i) && sc->fleets[i].codec && !strcmp(sc->fleets[i].codec, "sparkplug"))
+			return true;
+	return false;
+}
+
 static void mqtt_free(struct fb_transport *t);
 
 static struct fb_transport *mqtt_create(const struct fb_transport_env *env, const struct fb_ynode *config)
@@ -1423,6 +1437,7 @@ const struct fb_transport_ops fb_transport_mqtt = {
 	.extra_params = mqtt_params,
 	.create = mqtt_create,
 	.check = mqtt_check,
+	.site_local = mqtt_site_local,
 	.start = mqtt_start,
 	.ready = mqtt_ready,
 	.send = mqtt_send,

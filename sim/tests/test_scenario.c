@@ -546,6 +546,74 @@ static void test_shards(void **state)
 	fb_scenario_free(sc);
 }
 
+/* By site, the k6 cut points move to the nearer edge of the run of fleets of one site they fall
+ * in: every segment keeps whole sites, the segments still cover every device once, in order, and
+ * a site listed in two places is reported when a cut falls between its runs. */
+static void test_shards_by_site(void **state)
+{
+	struct fb_scenario *sc = load_text(
+		"sites: [{id: a, lat: 43.3, lon: 5.4}, {id: b, lat: 43.5, lon: 5.4}, {id: c, lat: 43.4, lon: 5.5}]\n"
+		"fleets:\n"
+		"  - {type: noise, count: 10, site: a}\n"      /* [0, 10)   a */
+		"  - {type: waste, count: 5, site: a}\n"       /* [10, 15)  a */
+		"  - {type: noise, count: 20, site: b}\n"      /* [15, 35)  b */
+		"  - {type: waste, count: 1, site: c}\n"       /* [35, 36)  c */
+		"  - {type: noise, count: 4, site: b}\n", NULL); /* [36, 40) b again */
+	assert_non_null(sc);
+	assert_int_equal(sc->shard_by, FB_SHARD_BY_DEVICE);   /* the loader's default */
+	uint64_t from, to;
+	fb_scenario_segment(sc, 0, 2, &from, &to);
+	assert_int_equal(to, 20);                             /* by device: 40 / 2 */
+	assert_ptr_equal(fb_scenario_cut_site(sc, from, to), &sc->sites[1]);
+	sc->shard_by = FB_SHARD_BY_SITE;
+	/* 2 shards: 20 is inside b's run [15, 35), nearer 15 */
+	fb_scenario_segment(sc, 0, 2, &from, &to);
+	assert_int_equal(from, 0);
+	assert_int_equal(to, 15);
+	assert_null(fb_scenario_cut_site(sc, from, to));
+	fb_scenario_segment(sc, 1, 2, &from, &to);
+	assert_int_equal(from, 15);
+	assert_int_equal(to, 40);
+	/* 3 shards: cuts 13 -> 15 (a's run [0, 15): 13 is nearer its end), 27 -> 35 */
+	static const uint64_t want3[] = { 0, 15, 35, 40 };
+	for (uint32_t i = 0; i < 3; i++) {
+		fb_scenario_segment(sc, i, 3, &from, &to);
+		assert_int_equal(from, want3[i]);
+		assert_int_equal(to, want3[i + 1]);
+	}
+	/* shard [15, 35) holds b's first run, not its second: b is cut, and said */
+	assert_ptr_equal(fb_scenario_cut_site(sc, 15, 35), &sc->sites[1]);
+	/* any number of shards: contiguous, exact, whole runs; more shards than runs leave some empty */
+	for (uint32_t n = 1; n <= 12; n++) {
+		uint64_t next = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			fb_scenario_segment(sc, i, n, &from, &to);
+			assert_int_equal(from, next);
+			assert_true(to >= from);
+			static const uint64_t edges[] = { 0, 15, 35, 36, 40 };
+			bool at_edge = false;
+			for (size_t k = 0; k < 5; k++)
+				at_edge |= to == edges[k];
+			assert_true(at_edge);
+			next = to;
+		}
+		assert_int_equal(next, 40);
+	}
+	/* a tie goes to the upper edge: the earlier shard takes the site */
+	fb_scenario_free(sc);
+	sc = load_text("sites: [{id: a, lat: 43.3, lon: 5.4}, {id: b, lat: 43.5, lon: 5.4}]\n"
+	               "fleets:\n  - {type: noise, count: 10, site: a}\n  - {type: noise, count: 10, site: b}\n", NULL);
+	assert_non_null(sc);
+	sc->shard_by = FB_SHARD_BY_SITE;
+	fb_scenario_segment(sc, 0, 4, &from, &to);            /* cut 5 in a's run [0, 10): 10 */
+	assert_int_equal(from, 0);
+	assert_int_equal(to, 10);
+	fb_scenario_segment(sc, 1, 4, &from, &to);            /* [5, 10) -> [10, 10) */
+	assert_int_equal(from, 10);
+	assert_int_equal(to, 10);
+	fb_scenario_free(sc);
+}
+
 static void test_parse_shard(void **state)
 {
 	uint32_t i = 99, n = 99;
@@ -585,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_device_ids),
 		cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_shards_by_site),
 		cmocka_unit_test(test_parse_shard),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -146,16 +146,20 @@ console.log(JSON.stringify({ waste, lights, bad }));
 process.exit(bad.length || waste !== 3 || lights !== 2 ? 1 : 0);
 JS
 
-# Sharding: --shard 0/2 and 1/2 run at once against one server split the site's devices. Each
-# shard speaks for the site's gateway under its own EUI (shard 1: 02fbffff..., warned), so the
-# server routes each shard's downlinks to it: every device of both shards joins, and every uplink
-# decodes to its sample in that shard's trace.
+# Sharding: by site (the default with per-site gateways) the one site stays whole: shard 1/2 has
+# no devices, and says so. With --shard-by device, --shard 0/2 and 1/2 run at once against one
+# server split the site's devices. Each shard speaks for the site's gateway under its own EUI
+# (shard 1: 02fbffff..., warned), so the server routes each shard's downlinks to it: every device
+# of both shards joins, and every uplink decodes to its sample in that shard's trace.
+$FB check "$T/lw.yaml" --shard 1/2 | grep -q 'shard 1/2 (by site): devices \[12, 12), 0 devices' ||
+  fail "by site, the one site is not kept whole: $($FB check "$T/lw.yaml" --shard 1/2 | grep shard)"
+
 start_lns_oracle sh --keys "$T/keys.csv"
 sport=$lns_port
 sed -e "s|udp://127.0.0.1:$port|udp://127.0.0.1:$sport|" -e 's/duration: 20m/duration: 10m/' "$T/lw.yaml" > "$T/sh.yaml"
-$FB run "$T/sh.yaml" --speed max --shard 0/2 --out "$T/sh0.jsonl" --state "$T/sh0.state" > /dev/null 2> "$T/sh0.err" &
+$FB run "$T/sh.yaml" --speed max --shard 0/2 --shard-by device --out "$T/sh0.jsonl" --state "$T/sh0.state" > /dev/null 2> "$T/sh0.err" &
 sh0=$!
-$FB run "$T/sh.yaml" --speed max --shard 1/2 --out "$T/sh1.jsonl" --state "$T/sh1.state" > /dev/null 2> "$T/sh1.err" ||
+$FB run "$T/sh.yaml" --speed max --shard 1/2 --shard-by device --out "$T/sh1.jsonl" --state "$T/sh1.state" > /dev/null 2> "$T/sh1.err" ||
   fail "shard 1 exited $?: $(cat "$T/sh1.err")"
 wait $sh0 || fail "shard 0 exited: $(cat "$T/sh0.err")"
 cat "$T/sh0.jsonl" "$T/sh1.jsonl" > "$T/sh.trace"
