@@ -22,7 +22,9 @@
  *   lag_max            the engine's largest lag behind the wall clock (global only; paced runs)
  *
  * Evaluation reads only a report JSON (harness/report.h), so `report merge` re-evaluates the
- * merged totals exactly as a single run would. */
+ * merged totals exactly as a single run would. Nothing measured fails (a protocol without
+ * traffic, no latency, no join), except in one shard of several: there it is "skipped", passed,
+ * and left to the merged report (a shard may hold no device of that kind). */
 #ifndef FB_EXPECT_H
 #define FB_EXPECT_H
 #include <stddef.h>

@@ -639,7 +639,12 @@ int fb_report_junit(const json_t *report, FILE *out)
 	        n, failed, t);
 	fputs("  <testsuite name=\"", out);
 	xml_escape(out, scenario);
-	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\" time=\"%.3f\">\n", n, failed, t);
+	size_t nskipped = 0, k;
+	const json_t *x;
+	json_array_foreach(ex, k, x)
+		nskipped += json_is_true(json_object_get(x, "skipped"));
+	fprintf(out, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n", n, failed,
+	        nskipped, t);
 	size_t i;
 	const json_t *e;
 	json_array_foreach(ex, i, e) {
@@ -652,6 +657,12 @@ int fb_report_junit(const json_t *report, FILE *out)
 		fputs("\" classname=\"fleetbench.", out);
 		xml_escape(out, scenario);
 		fputs("\" time=\"0\"", out);
+		if (json_is_true(json_object_get(e, "skipped"))) {
+			fputs(">\n      <skipped message=\"", out);
+			xml_escape(out, str_at(e, "message", NULL));
+			fputs("\"/>\n    </testcase>\n", out);
+			continue;
+		}
 		if (json_is_true(json_object_get(e, "ok"))) {
 			fputs(">\n      <system-out>", out);
 			xml_escape(out, str_at(e, "message", NULL));

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <cmocka.h>
@@ -243,6 +244,49 @@ static void test_evaluate_nothing_measured_fails(void **state)
 	json_decref(plain);
 }
 
+/* One shard of several with nothing of an expectation's subject (no LoRaWAN device in its
+ * segment, say) leaves it to the merged report: passed as skipped, a JUnit <skipped/>. The same
+ * absence in a single run, or in a merged report, still fails; a measured miss in a shard fails. */
+static void test_shard_without_subject_is_skipped(void **state)
+{
+	const char *yaml = "expect:\n  join_success_min: 0.9\n  mqtt: {latency_p99_max: 1s, loss_max: 0}\n"
+	                   "  modbus: {loss_max: 0}\n";
+	json_t *r = report_with("mqtt", 100, 99, NULL, 0, 1.0);     /* mqtt traffic, no latency */
+	json_object_set_new(r, "expect", parse_ok(yaml, NULL));
+	json_object_set_new(r, "shard", json_pack("{s:i, s:i}", "index", 2, "count", 4));
+	json_t *ex = fb_expect_evaluate(r);
+	assert_int_equal(fb_expect_failed(ex), 1);                  /* mqtt.loss_max: 1 lost, measured */
+	assert_false(ok_of(ex, "mqtt.loss_max"));
+	static const char *const skipped[] = { "join_success_min", "mqtt.latency_p99_max", "modbus.loss_max" };
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *e = find(ex, skipped[i]);
+		assert_true(ok_of(ex, skipped[i]));
+		assert_true(json_is_true(json_object_get(e, "skipped")));
+		assert_contains(json_string_value(json_object_get(e, "message")), "in shard 2/4, judged on the merged report");
+	}
+	json_object_set_new(r, "expectations", ex);
+	char *xml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&xml, &len);
+	assert_int_equal(fb_report_junit(r, f), 0);
+	fclose(f);
+	assert_contains(xml, "skipped=\"3\"");
+	assert_contains(xml, "<skipped message=\"join success: no join was requested in shard 2/4");
+	assert_contains(xml, "failures=\"1\"");
+	free(xml);
+	/* the whole run (one shard), and a merged report: absence fails */
+	json_object_set_new(r, "shard", json_pack("{s:i, s:i}", "index", 0, "count", 1));
+	ex = fb_expect_evaluate(r);
+	assert_int_equal(fb_expect_failed(ex), 4);
+	json_decref(ex);
+	json_object_set_new(r, "shard", json_pack("{s:i, s:i}", "index", 0, "count", 4));
+	json_object_set_new(r, "shards", json_array());
+	ex = fb_expect_evaluate(r);
+	assert_int_equal(fb_expect_failed(ex), 4);
+	json_decref(ex);
+	json_decref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_evaluate_limits_inclusive),
 		cmocka_unit_test(test_evaluate_errors_joins_lag),
 		cmocka_unit_test(test_evaluate_nothing_measured_fails),
+		cmocka_unit_test(test_shard_without_subject_is_skipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
