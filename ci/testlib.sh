@@ -37,6 +37,8 @@
 #   expect_err ERE WHAT       checks that $T/err has a line matching ERE
 #   json_field FILE EXPR      prints the JavaScript expression EXPR over the JSON document in FILE,
 #                             bound to r (node; objects and arrays printed as JSON)
+#   modbus_ports LOG N        waits until a run's stderr LOG announces N Modbus listening ports;
+#                             sets the array ports to them and port to the first
 #   lorawan_keys_csv COUNT PREFIX
 #                             prints a keys file (the columns of `fleetbench keys`) of COUNT OTAA
 #                             devices: DevEUI PREFIX then the index in 5 hex digits, random AppKeys
@@ -159,6 +161,12 @@ json_field() {
 	node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const v = new Function("r", "return (" + process.argv[2] + ");")(r);
 console.log(v !== null && typeof v === "object" ? JSON.stringify(v) : v);' "$1" "$2"
+}
+
+modbus_ports() {
+	wait_lines "$1" 'modbus: listening on 127.0.0.1:[0-9]+' "$2"
+	mapfile -t ports < <(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$1")
+	port=${ports[0]}
 }
 
 lorawan_keys_csv() {

@@ -25,8 +25,7 @@ EOF
 $FB run "$T/mb.yaml" --speed max --out "$T/trace.jsonl" --report "$T/rep.json" > "$T/mb.out" 2> "$T/mb.err" &
 pids+=($!)
 run=$!
-wait_lines "$T/mb.err" 'modbus: listening on 127.0.0.1:[0-9]+' 1
-port=$(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/mb.err" | head -1)
+modbus_ports "$T/mb.err" 1
 # unit 1 = noise-000000 (in the storm), unit 2 = noise-000001; 5 reads of each
 for i in 1 2 3 4 5; do
   mbpoll -m tcp -p "$port" -a 1 -t 4 -0 -r 0 -c 2 -1 127.0.0.1 >> "$T/u1.out" 2>&1

@@ -34,9 +34,8 @@ EOF
 $FB run "$T/gw.yaml" --speed x60 --out "$T/trace.jsonl" > "$T/gw.out" 2> "$T/gw.err" &
 pids+=($!)
 gw=$!
-wait_lines "$T/gw.err" 'modbus: listening on 127.0.0.1:[0-9]+' 3
+modbus_ports "$T/gw.err" 3
 wait_lines "$T/gw.err" 'modbus: RTU on pseudo-terminal' 1
-mapfile -t ports < <(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/gw.err")
 pty=$(sed -n 's/.*RTU on pseudo-terminal \([^ ,]*\).*/\1/p' "$T/gw.err")
 [ "${#ports[@]}" -eq 3 ] || fail "500 devices should take 3 ports, got ${ports[*]}"
 grep -q 'units from 1: streetlight-000000 .. streetlight-000246' "$T/gw.err" || fail "port 1 range"
@@ -98,8 +97,7 @@ EOF
 $FB run "$T/pd.yaml" --speed realtime > "$T/pd.out" 2> "$T/pd.err" &
 pids+=($!)
 pd=$!
-wait_lines "$T/pd.err" 'modbus: listening on 127.0.0.1:[0-9]+' 3
-mapfile -t ports < <(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/pd.err")
+modbus_ports "$T/pd.err" 3
 for i in 0 1 2; do
   [ "$(poll_value "${ports[$i]}" 1 3016 4:int -B)" = "$i" ] || fail "per-device port $i"
 done
@@ -126,8 +124,7 @@ EOF
 $FB run "$T/map.yaml" --speed realtime --out "$T/map.jsonl" > "$T/map.out" 2> "$T/map.err" &
 pids+=($!)
 mp=$!
-wait_lines "$T/map.err" 'modbus: listening on 127.0.0.1:[0-9]+' 1
-port=$(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/map.err")
+modbus_ports "$T/map.err" 1
 regs() {  # unit ref count: the holding registers as hex words, space separated
   mbpoll -m tcp -p "$port" -a "$1" -t 4:hex -0 -r "$2" -c "$3" -1 127.0.0.1 |
     sed -n 's/^\[[0-9]*\]:[[:space:]]*0x//p' | tr -d '\t' | paste -sd' '
@@ -187,8 +184,7 @@ EOF
 $FB run "$T/max.yaml" --speed max > "$T/max.out" 2> "$T/max.err" &
 pids+=($!)
 mx=$!
-wait_lines "$T/max.err" 'modbus: listening on 127.0.0.1:[0-9]+' 1
-port=$(sed -n 's/.*modbus: listening on 127.0.0.1:\([0-9]*\),.*/\1/p' "$T/max.err")
+modbus_ports "$T/max.err" 1
 for try in $(seq 100); do   # until a first sample is in (the LAeq float no longer NaN)
   kill -0 "$mx" 2>/dev/null || break
   v=$(poll_value "$port" 10 0 4:float -B)
