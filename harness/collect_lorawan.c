@@ -113,6 +113,8 @@ struct fb_collector {
 	size_t table_cap;
 	struct gateway *gws;
 	size_t ngws, gws_cap;
+	uint32_t *gw_slots;                  /* open addressing over gws: index + 1, 0 free */
+	size_t gw_slots_cap;                 /* a power of two, at least twice gws_cap */
 	struct pending *pool;              /* a ring in arrival order (so window-end order) */
 	size_t pool_cap, pool_head, pool_len;
 	uint32_t join_nonce;                 /* the network's JoinNonce counter (24 bits) */
@@ -121,7 +123,7 @@ struct fb_collector {
 	fb_time_us last_datagram_wall, drain_since;
 	struct fb_lw_collect_counters c;
 	bool logged_bad, logged_mic, logged_unknown, logged_replay, logged_nonce, logged_nopath,
-	     logged_undecodable, logged_join_mic, logged_overflow, logged_txack;
+	     logged_undecodable, logged_join_mic, logged_overflow, logged_txack, logged_gw_full;
 	uint8_t buf[FB_SM_BUF_SIZE + 1];
 	uint8_t out[1024];
 };
@@ -277,23 +279,48 @@ static struct pending *pool_push(struct fb_collector *c, uint32_t dev)
 
 static struct gateway *gateway_of(struct fb_collector *c, uint64_t eui, bool create)
 {
-	for (size_t i = 0; i < c->ngws; i++)
-		if (c->gws[i].eui == eui)
-			return &c->gws[i];
+	size_t mask = c->gw_slots_cap - 1, k = c->gw_slots_cap ? slot_of(eui, c->gw_slots_cap) : 0;
+	for (; c->gw_slots_cap && c->gw_slots[k]; k = (k + 1) & mask)
+		if (c->gws[c->gw_slots[k] - 1].eui == eui)
+			return &c->gws[c->gw_slots[k] - 1];
 	if (!create)
 		return NULL;
+	if (c->ngws == FB_LW_COLLECT_MAX_GATEWAYS) {
+		c->c.gateways_refused++;
+		if (fb_first_time(&c->logged_gw_full))
+			fb_warn("lorawan collector: more than %d gateways: '%016llx' and later new ones are "
+			        "acknowledged, not remembered (counted, not logged again)",
+			        FB_LW_COLLECT_MAX_GATEWAYS, (unsigned long long)eui);
+		return NULL;
+	}
 	if (c->ngws == c->gws_cap) {
-		/* a new gateway: rare, not per uplink */
+		/* a new gateway: rare, not per uplink; the index is rebuilt at twice the room */
 		size_t cap = c->gws_cap ? 2 * c->gws_cap : 16;
 		struct gateway *g = realloc(c->gws, cap * sizeof(*g));
 		if (!g)
 			return NULL;
 		c->gws = g;
+		uint32_t *slots = calloc(2 * cap, sizeof(*slots));
+		if (!slots)
+			return NULL;
+		free(c->gw_slots);
+		c->gw_slots = slots;
+		c->gw_slots_cap = 2 * cap;
 		c->gws_cap = cap;
+		mask = c->gw_slots_cap - 1;
+		for (size_t i = 0; i < c->ngws; i++) {
+			size_t j = slot_of(c->gws[i].eui, c->gw_slots_cap);
+			while (c->gw_slots[j])
+				j = (j + 1) & mask;
+			c->gw_slots[j] = (uint32_t)i + 1;
+		}
+		for (k = slot_of(eui, c->gw_slots_cap); c->gw_slots[k]; k = (k + 1) & mask)
+			;
 	}
 	struct gateway *g = &c->gws[c->ngws++];
 	memset(g, 0, sizeof(*g));
 	g->eui = eui;
+	c->gw_slots[k] = (uint32_t)c->ngws;
 	return g;
 }
 
@@ -1173,8 +1200,9 @@ static bool lw_drain(struct fb_collector *c, fb_time_us grace)
 static void lw_summary(struct fb_collector *c, FILE *out)
 {
 	const struct fb_lw_collect_counters *k = &c->c;
-	fprintf(out, "lorawan collector: %zu gateways, PUSH_DATA %llu, PULL_DATA %llu, rxpk %llu "
-	        "(CRC bad %llu, bad %llu), bad datagrams %llu\n", c->ngws,
+	fprintf(out, "lorawan collector: %zu gateways (refused %llu), PUSH_DATA %llu, PULL_DATA %llu, "
+	        "rxpk %llu (CRC bad %llu, bad %llu), bad datagrams %llu\n", c->ngws,
+	        (unsigned long long)k->gateways_refused,
 	        (unsigned long long)k->push_data, (unsigned long long)k->pull_data,
 	        (unsigned long long)k->rxpk, (unsigned long long)k->rxpk_crc_bad,
 	        (unsigned long long)k->rxpk_bad, (unsigned long long)k->bad_datagrams);
@@ -1199,10 +1227,11 @@ static json_t *lw_report(struct fb_collector *c)
 {
 	const struct fb_lw_collect_counters *k = &c->c;
 #define I(x) (json_int_t)(x)
-	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	return json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 	                 "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
 	                 "s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}",
-	                 "gateways", (int)c->ngws, "datagrams", I(k->datagrams),
+	                 "gateways", (int)c->ngws, "gateways_refused", I(k->gateways_refused),
+	                 "datagrams", I(k->datagrams),
 	                 "bad_datagrams", I(k->bad_datagrams), "push_data", I(k->push_data),
 	                 "pull_data", I(k->pull_data), "tx_ack", I(k->tx_ack),
 	                 "tx_ack_errors", I(k->tx_ack_errors), "rxpk", I(k->rxpk),
@@ -1237,6 +1266,7 @@ static void lw_free(struct fb_collector *c)
 	free(c->by_eui);
 	free(c->by_addr);
 	free(c->gws);
+	free(c->gw_slots);
 	free(c->pool);
 	free(c);
 }

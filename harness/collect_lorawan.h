@@ -65,7 +65,13 @@ struct fb_lw_collect_counters {
 	uint64_t joins_requested, joins_accepted, joins_bad_mic, joins_nonce_reused, joins_unknown;
 	uint64_t downlinks, acks_sent, app_downlinks, adr_ack_answers, downlinks_no_path;
 	uint64_t dedup_overflow;                     /* windows closed early (pool or device full) */
+	uint64_t gateways_refused;                   /* datagrams of gateways beyond the table's
+	                                                FB_LW_COLLECT_MAX_GATEWAYS: acknowledged,
+	                                                not remembered (no downlink path) */
 };
+/* Distinct gateway EUIs the endpoint remembers (a simulated fleet has per_site x sites, or its
+ * list); more, e.g. random EUIs from a misbehaving sender, cannot grow its memory. */
+#define FB_LW_COLLECT_MAX_GATEWAYS 65536
 const struct fb_lw_collect_counters *fb_collector_lorawan_counters(const struct fb_collector *c);
 
 #endif

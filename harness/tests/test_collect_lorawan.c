@@ -700,6 +700,58 @@ static void test_crafted_frames(void **state)
 	free(w);
 }
 
+/* A sender making up gateway EUIs cannot grow the endpoint's memory: past
+ * FB_LW_COLLECT_MAX_GATEWAYS distinct EUIs, new ones are acknowledged (a gateway must not back
+ * off) but not remembered, and counted; gateways already known keep their downlink path. */
+static void test_gateway_table_is_bounded(void **state)
+{
+	struct world *w = calloc(1, sizeof(*w));
+	w->got = calloc(MAX_REC, sizeof(struct rec));
+	const struct fb_model *m = fb_model_find("noise");
+	char keys[] = "/tmp/fb-collect-lw-keys-XXXXXX";
+	write_keys(keys, 4, 0x4, 9, 0x9);
+	struct fb_collector *c = keyed_collector(w, m, keys);
+	struct gw g;
+	gw_open(&g, fb_collector_lorawan_port(c), 0);
+	const unsigned extra = 10, total = FB_LW_COLLECT_MAX_GATEWAYS + extra;
+	unsigned acked = 0;
+	uint8_t pull[12], ack[8];
+	for (unsigned i = 0; i < total; i += 256) {
+		unsigned n = total - i < 256 ? total - i : 256;
+		for (unsigned k = 0; k < n; k++) {
+			assert_int_equal(fb_sm_pull_data(2, (uint16_t)(i + k), 0x0100000000000000ULL + i + k, pull,
+			                                 sizeof(pull)), 12);
+			assert_int_equal(sendto(g.fd, pull, 12, 0, (struct sockaddr *)&g.to, sizeof(g.to)), 12);
+		}
+		for (unsigned k = 0; k < n; k++) {
+			while (recv(g.fd, ack, sizeof(ack), MSG_DONTWAIT) < 0)
+				spin(0.001);
+			acked += ack[3] == FB_SM_PULL_ACK;
+		}
+	}
+	assert_int_equal(acked, total);
+	const struct fb_lw_collect_counters *k = fb_collector_lorawan_counters(c);
+	assert_int_equal(k->pull_data, total);
+	assert_int_equal(k->gateways_refused, extra);
+	/* a known gateway is still found, a refused one still refused */
+	fb_sm_pull_data(2, 1, 0x0100000000000000ULL + 5, pull, sizeof(pull));
+	gw_raw(&g, pull, 12);
+	assert_int_equal(recv(g.fd, ack, sizeof(ack), 0), 4);
+	assert_int_equal(k->gateways_refused, extra);
+	fb_sm_pull_data(2, 2, 0x0100000000000000ULL + total - 1, pull, sizeof(pull));
+	gw_raw(&g, pull, 12);
+	assert_int_equal(recv(g.fd, ack, sizeof(ack), 0), 4);
+	assert_int_equal(k->gateways_refused, extra + 1);
+	json_t *r = fb_collector_lorawan.report(c);
+	assert_int_equal(json_integer_value(json_object_get(r, "gateways")), FB_LW_COLLECT_MAX_GATEWAYS);
+	json_decref(r);
+	close(g.fd);
+	fb_collector_lorawan.free(c);
+	unlink(keys);
+	free(w->got);
+	free(w);
+}
+
 /* ---- lora-packet as the peer ------------------------------------------------------------------ */
 
 static void test_lora_packet_peer(void **state)
@@ -828,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_fleet_end_to_end),
 		cmocka_unit_test(test_duty_cycle_declares_only_sent),
 		cmocka_unit_test(test_crafted_frames),
+		cmocka_unit_test(test_gateway_table_is_bounded),
 		cmocka_unit_test(test_lora_packet_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
