@@ -29,6 +29,14 @@ start_sub() {  # out-file
   pids+=($sub)
   wait_lines "$1" 'received SUBACK' 1
 }
+# Stops the subscriber once N messages are in its out-file, then checks it got exactly N.
+expect_deliveries() {  # out-file N
+  wait_lines "$1" '^fleetbench/' "$2"
+  kill "$sub"; wait "$sub" 2>/dev/null
+  local got
+  got=$(grep -c '^fleetbench/' "$1")
+  [ "$got" -eq "$2" ] || fail "expected $2 deliveries, got $got"
+}
 
 # ---- 1. per-sample faults ----
 cat > "$T/net.yaml" <<YAML
@@ -64,10 +72,7 @@ off=$(grep -c '"fault":"offline"' "$T/net.jsonl")
 [ "$off" -eq 15 ] || fail "expected 15 offline lines, got $off"
 [ "$dup" -gt 0 ] && [ "$del" -gt 0 ] && [ "$mal" -gt 0 ] || fail "no fault drawn: dup $dup del $del mal $mal"
 want=$((n - off + 2 * dup))
-wait_lines "$T/sub1.txt" '^fleetbench/' "$want"
-kill "$sub"; wait "$sub" 2>/dev/null
-got=$(grep -c '^fleetbench/' "$T/sub1.txt")
-[ "$got" -eq "$want" ] || fail "expected $want deliveries, got $got"
+expect_deliveries "$T/sub1.txt" "$want"
 
 python3 - "$T/net.jsonl" "$T/sub1.txt" "$T/net.json" <<'PY' || fail "deliveries do not match the trace"
 import json, sys, collections
@@ -178,10 +183,7 @@ $FB run "$T/dark.yaml" --speed x240 --out "$T/dark.jsonl" --report "$T/dark.json
 n=$(wc -l < "$T/dark.jsonl")
 dark=$(grep -c '"fault":"site_dark"' "$T/dark.jsonl")
 [ "$dark" -eq 100 ] || fail "expected 100 dark lines (10 devices x 10 min), got $dark"
-wait_lines "$T/sub3.txt" '^fleetbench/' $((n - dark))
-kill "$sub"; wait "$sub" 2>/dev/null
-got=$(grep -c '^fleetbench/' "$T/sub3.txt")
-[ "$got" -eq $((n - dark)) ] || fail "expected $((n - dark)) deliveries, got $got"
+expect_deliveries "$T/sub3.txt" $((n - dark))
 grep '^fleetbench/port/' "$T/sub3.txt" | python3 -c '
 import json, sys
 for line in sys.stdin:
