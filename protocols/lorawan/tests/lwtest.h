@@ -1,11 +1,14 @@
-/* Shared helpers for the LoRaWAN unit tests: hex and the fixture-block reader. Header-only,
- * static functions, so each test stays one file with its own main(). */
+/* Shared helpers for the LoRaWAN unit tests: hex, the fixture-block reader and a loopback UDP
+ * socket. Header-only, static functions, so each test stays one file with its own main(). */
 #ifndef FB_LW_TEST_H
 #define FB_LW_TEST_H
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #define LW_MAX_FIELDS 12
 
@@ -103,6 +106,18 @@ static inline FILE *lw_open_fixture(const char *name)
 		exit(1);
 	}
 	return f;
+}
+
+/* A UDP socket bound to a port the kernel chooses on loopback (the network server's side of the
+ * gateway tests), its address in *addr; -1 when it cannot be had. */
+static inline int lw_udp_loopback(struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	*addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(*addr);
+	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) || getsockname(fd, (struct sockaddr *)addr, &al))
+		return -1;
+	return fd;
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include "protocols/lorawan/gateway.h"
+#include "protocols/lorawan/tests/lwtest.h"
 
 static struct ev_loop *loop;
 static int ns;                       /* the fake network server's socket */
@@ -191,10 +192,8 @@ static void test_retry_same_datagram(void **state)
 int main(void)
 {
 	loop = ev_default_loop(0);
-	ns = socket(AF_INET, SOCK_DGRAM, 0);
-	ns_addr = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(ns_addr);
-	if (bind(ns, (struct sockaddr *)&ns_addr, sizeof(ns_addr)) || getsockname(ns, (struct sockaddr *)&ns_addr, &al))
+	ns = lw_udp_loopback(&ns_addr);
+	if (ns < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keepalive_stat_batching),
