@@ -91,25 +91,40 @@ ssize_t fb_lpp_encode(const struct fb_codec_ctx *c, const struct fb_sample *s,
 	return fb_cbuf_finish(&o);
 }
 
+/* The record at buf[at..len): channel, type and data (Cayenne LPP: one byte each for channel and
+ * type, then the type's bytes, big-endian). Sets its channel *ch (1..m->nfields, a field of the
+ * record's type), the type's *in and the whole number *sraw the data carries (sign-extended for
+ * a signed type). Returns 0, or FB_CODEC_EINVAL for a short, unknown or misplaced record. */
+static int lpp_record(const struct fb_model *m, const uint8_t *buf, size_t len, size_t at,
+                      unsigned *ch, const struct lpp_info **in, int64_t *sraw)
+{
+	if (len - at < 2)
+		return FB_CODEC_EINVAL;
+	*ch = buf[at];
+	*in = info((enum fb_lpp_type)buf[at + 1]);
+	if (!*in || *ch == 0 || *ch > m->nfields || len - at - 2 < (*in)->size ||
+	    fb_lpp_type_of(&m->fields[*ch - 1]) != (*in)->type)
+		return FB_CODEC_EINVAL;
+	uint64_t raw = 0;
+	for (unsigned k = 0; k < (*in)->size; k++)
+		raw = raw << 8 | buf[at + 2 + k];
+	*sraw = (int64_t)raw;
+	if ((*in)->is_signed && raw >> (8 * (*in)->size - 1))
+		*sraw -= (int64_t)1 << (8 * (*in)->size);
+	return 0;
+}
+
 int fb_lpp_decode(const struct fb_model *m, const uint8_t *buf, size_t len, double *values)
 {
 	uint32_t seen[(FB_MAX_FIELDS + 31) / 32 + 8] = {0};
 	size_t at = 0;
 	while (at < len) {
-		if (len - at < 2)
-			return FB_CODEC_EINVAL;
-		unsigned ch = buf[at], type = buf[at + 1];
-		const struct lpp_info *in = info((enum fb_lpp_type)type);
-		if (!in || ch == 0 || ch > m->nfields || ch > 255 || len - at - 2 < in->size ||
-		    fb_lpp_type_of(&m->fields[ch - 1]) != in->type || (seen[ch / 32] >> (ch % 32)) & 1)
+		unsigned ch;
+		const struct lpp_info *in;
+		int64_t sraw;
+		if (lpp_record(m, buf, len, at, &ch, &in, &sraw) || (seen[ch / 32] >> (ch % 32)) & 1)
 			return FB_CODEC_EINVAL;
 		seen[ch / 32] |= 1u << (ch % 32);
-		uint64_t raw = 0;
-		for (unsigned k = 0; k < in->size; k++)
-			raw = raw << 8 | buf[at + 2 + k];
-		int64_t sraw = (int64_t)raw;
-		if (in->is_signed && raw >> (8 * in->size - 1))
-			sraw -= (int64_t)1 << (8 * in->size);
 		values[ch - 1] = (double)sraw * in->resolution;
 		at += 2 + in->size;
 	}
@@ -160,21 +175,12 @@ int fb_lpp_decode_sample(const struct fb_codec_ctx *c, const struct fb_model *m,
 		return FB_CODEC_EINVAL;
 	size_t at = 0;
 	while (at < len) {
-		if (len - at < 2)
-			return FB_CODEC_EINVAL;
-		unsigned ch = buf[at], type = buf[at + 1];
-		const struct lpp_info *in = info((enum fb_lpp_type)type);
-		if (!in || ch == 0 || ch > m->nfields || len - at - 2 < in->size)
+		unsigned ch;
+		const struct lpp_info *in;
+		int64_t sraw;
+		if (lpp_record(m, buf, len, at, &ch, &in, &sraw) || (out->present >> (ch - 1)) & 1)
 			return FB_CODEC_EINVAL;
 		const struct fb_field *f = &m->fields[ch - 1];
-		if (fb_lpp_type_of(f) != in->type || (out->present >> (ch - 1)) & 1)
-			return FB_CODEC_EINVAL;
-		uint64_t raw = 0;
-		for (unsigned k = 0; k < in->size; k++)
-			raw = raw << 8 | buf[at + 2 + k];
-		int64_t sraw = (int64_t)raw;
-		if (in->is_signed && raw >> (8 * in->size - 1))
-			sraw -= (int64_t)1 << (8 * in->size);
 		double v = (double)sraw * in->resolution;
 		/* BOOL is 0/1 and ENUM an index of the field's names (both digital_in: v is sraw) */
 		if (!fb_dec_whole_ok(f, v))
