@@ -536,7 +536,8 @@ struct fb_collector {
 	struct fb_mqtt_pool *pool;
 	struct fb_mqtt_conn *conn;
 	char probe_topic[160];
-	bool ready;
+	bool ready, probe_sent;
+	ev_tstamp up_since;                 /* the loop's now at the last CONNACK, 0 while down */
 	struct dev *devs;
 	uint32_t ndevs;
 	uint32_t *table;                    /* open addressing on the DevEUI: dev index + 1 */
@@ -758,8 +759,21 @@ static void on_up(void *arg, struct fb_mqtt_conn *conn, bool session_present)
 {
 	(void)session_present;
 	struct fb_collector *c = arg;
-	if (!c->ready)
-		fb_mqtt_publish(conn, c->probe_topic, (const uint8_t *)"ready", 5, 1, false);
+	c->up_since = ev_now(c->env.loop);
+	/* once, at QoS 0 (never resent): a server that refuses it by closing the connection must
+	 * not see it again */
+	if (!c->ready && !c->probe_sent) {
+		c->probe_sent = true;
+		fb_mqtt_publish(conn, c->probe_topic, (const uint8_t *)"ready", 5, 0, false);
+	}
+}
+
+static void on_down(void *arg, struct fb_mqtt_conn *conn, enum fb_mqtt_fail why)
+{
+	(void)conn;
+	(void)why;
+	struct fb_collector *c = arg;
+	c->up_since = 0;
 }
 
 static void ns_free(struct fb_collector *c)
@@ -806,7 +820,7 @@ static struct fb_collector *ns_create(const struct fb_collect_env *env, const st
 	pc.tls_ca = cfg->ca;
 	pc.tls_cert = cfg->cert;
 	pc.tls_key = cfg->key;
-	struct fb_mqtt_callbacks cb = { .arg = c, .on_up = on_up, .on_message = on_message };
+	struct fb_mqtt_callbacks cb = { .arg = c, .on_up = on_up, .on_down = on_down, .on_message = on_message };
 	if (!(c->pool = fb_mqtt_pool_new(env->loop, &pc, &cb)))
 		goto fail;
 	static unsigned instances;
@@ -837,8 +851,14 @@ static int ns_start(struct fb_collector *c)
 	return 0;
 }
 
+/* Subscribed: the probe came back (the broker handled the SUBSCRIBE before it); or, from a
+ * network server's broker that does not let us publish or subscribe to a topic of our own (The
+ * Things Stack only takes its v3/ topics), 2 s after CONNACK. */
 static bool ns_ready(struct fb_collector *c)
 {
+	if (!c->ready && c->up_since > 0 && fb_mqtt_conn_up(c->conn) &&
+	    ev_now(c->env.loop) - c->up_since >= 2.0)
+		c->ready = true;
 	return c->ready;
 }
 

@@ -8,7 +8,9 @@
  *   so a TTS user "app@tenant" needs no escaping). cfg->ca/cert/key as for the MQTT collector.
  * - Subscribes (QoS 1, MQTT 5, session kept across a reconnect) to cfg->topic_filter, else
  *   `application/+/device/+/event/up` (ChirpStack) or `v3/+/devices/+/up` (TTS); ready once its
- *   own probe message came back, as the MQTT collector (harness/collect_mqtt.c).
+ *   own probe message came back, as the MQTT collector (harness/collect_mqtt.c), or 2 s after
+ *   CONNACK from a broker that does not echo it (TTS takes only its own v3/ topics); the probe
+ *   is sent once, at QoS 0, so a broker that closes the connection on it does not see it again.
  * - Each uplink event is one observation: proto "lorawan", the device found by its DevEUI among
  *   this shard's LoRaWAN devices (keys as the transport has them: derived from the seed or the
  *   scenario's keys file), key = fcnt = the 32-bit FCnt the server reports (the key the LoRaWAN
