@@ -16,8 +16,8 @@ static const char check_usage[] =
 "\n"
 "  --shard i/N   show segment i of N (default 0/1)\n"
 "  --shard-by site|device\n"
-"                how shards cut the devices (default: by site when a transport keeps state\n"
-"                per site, as run does; see README, Scale-out)\n"
+"                how shards cut the devices: by site (the default when there are some)\n"
+"                never through a site's LoRaWAN or per-site Sparkplug devices, as run does\n"
 "  -h, --help    this help\n";
 
 static const char types_usage[] =

@@ -140,9 +140,15 @@ struct fb_scenario *fb_cli_load(const char *path)
 			used = sc->fleets[k].transport && !strcmp(sc->fleets[k].transport, t->name);
 		if (used && t->check)
 			bad |= t->check(sc, config) != 0;
-		/* a transport with per-site state keeps each site in one shard (--shard-by overrides) */
-		if (used && !bad && t->site_local && t->site_local(sc, config))
-			sc->shard_by = FB_SHARD_BY_SITE;
+		/* fleets whose transport keeps state per site stay with their site's other such fleets
+		 * in one shard (sim/scenario.h; --shard-by device overrides) */
+		for (size_t k = 0; used && !bad && t->site_local && k < sc->nfleets; k++) {
+			struct fb_fleet *f = &sc->fleets[k];
+			if (f->transport && !strcmp(f->transport, t->name) && t->site_local(sc, config, f)) {
+				f->site_bound = true;
+				sc->shard_by = FB_SHARD_BY_SITE;
+			}
+		}
 	}
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];

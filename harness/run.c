@@ -41,9 +41,9 @@ static const char run_usage[] =
 "                        real time, e.g. x60)\n"
 "  --max-lag D           paced modes: fail (exit 1) when lag behind the wall clock exceeds D\n"
 "  --shard i/N           run only segment i of N of the devices (k6-style contiguous segments)\n"
-"  --shard-by site|device  where shards may cut: by site (the default when a transport keeps\n"
-"                        state per site: LoRaWAN gateways, Sparkplug edge nodes per site) moves\n"
-"                        each cut to the nearest edge of a site; by device cuts anywhere\n"
+"  --shard-by site|device  where shards may cut: by site (the default when there are some)\n"
+"                        never through a site's LoRaWAN or per-site Sparkplug devices; by\n"
+"                        device anywhere\n"
 "  --out FILE|-          write the trace (one JSON line per sample) to FILE, or stdout with '-'\n"
 "                        (default: the scenario's output.file, else no trace)\n"
 "  --report FILE         write the summary as JSON, with per-type and per-site counts\n"
@@ -807,14 +807,10 @@ int fb_cmd_run(int argc, char **argv)
 	if (r.o.shard_count > 1 && r.sc->shard_by == FB_SHARD_BY_SITE) {
 		uint64_t from, to;
 		fb_scenario_segment(r.sc, r.o.shard_index, r.o.shard_count, &from, &to);
-		const struct fb_site *cut = fb_scenario_cut_site(r.sc, from, to);
-		if (cut)
-			fb_warn("shard %u/%u: site '%s' is cut between shards, as its fleets are not listed "
-			        "one after the other in the scenario (list a site's fleets together)",
-			        r.o.shard_index, r.o.shard_count, cut->id);
 		if (from == to)
-			fb_warn("shard %u/%u has no devices: shards keep each site whole (--shard-by device "
-			        "cuts anywhere)", r.o.shard_index, r.o.shard_count);
+			fb_warn("shard %u/%u has no devices: shards keep each site's LoRaWAN (and per-site "
+			        "Sparkplug) devices together (--shard-by device cuts anywhere)",
+			        r.o.shard_index, r.o.shard_count);
 	}
 	r.e = fb_engine_new(r.sc, r.o.shard_index, r.o.shard_count, r.start, r.duration);
 	if (!r.e) {

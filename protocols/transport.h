@@ -71,10 +71,12 @@ struct fb_transport_ops {
 	 * allocation behind. What depends on the run (--local's target, the shard, free ports) is
 	 * left to create(). NULL: the transport reads nothing beyond its name. */
 	int (*check)(const struct fb_scenario *sc, const struct fb_ynode *config);
-	/* True when the transport keeps state per site that two shards must not share (LoRaWAN
-	 * gateways and the radio between a site's devices, a Sparkplug edge node per site): the
-	 * harness then shards by site (sc->shard_by). Called after check() passed. NULL: false. */
-	bool (*site_local)(const struct fb_scenario *sc, const struct fb_ynode *config);
+	/* True when the transport keeps state for fleet f's site that two shards must not share
+	 * (LoRaWAN gateways and the radio between a site's devices, a Sparkplug edge node per
+	 * site): the harness marks f site_bound and shards by site (sim/scenario.h). Called for
+	 * each fleet of this transport after check() passed. NULL: never. */
+	bool (*site_local)(const struct fb_scenario *sc, const struct fb_ynode *config,
+	                   const struct fb_fleet *f);
 };
 
 /* The transports compiled in, NULL-terminated (protocols/transports.c). */

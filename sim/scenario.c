@@ -723,24 +723,58 @@ void fb_shard_segment(uint64_t total, uint32_t i, uint32_t n, uint64_t *from, ui
 	*to = scaled(total, i + 1, n);
 }
 
-/* The cut point nearest to c that splits no run of consecutive fleets of one site. */
-static uint64_t site_cut(const struct fb_scenario *sc, uint64_t c)
+struct span { uint64_t a, b; };
+
+static int span_cmp(const void *x, const void *y)
 {
-	size_t k = 0;
-	while (k < sc->nfleets && (uint64_t)sc->fleets[k].first + sc->fleets[k].count <= c)
-		k++;
-	if (k == sc->nfleets)
-		return c;                       /* the end */
-	const struct fb_fleet *f = &sc->fleets[k];
-	if (!f->site || (c == f->first && (k == 0 || sc->fleets[k - 1].site != f->site)))
-		return c;                       /* a site's edge, or a fleet without one */
-	size_t a = k, b = k;
-	while (a > 0 && sc->fleets[a - 1].site == f->site)
-		a--;
-	while (b + 1 < sc->nfleets && sc->fleets[b + 1].site == f->site)
-		b++;
-	uint64_t lo = sc->fleets[a].first, hi = (uint64_t)sc->fleets[b].first + sc->fleets[b].count;
-	return c - lo < hi - c ? lo : hi;
+	const struct span *p = x, *q = y;
+	return p->a < q->a ? -1 : p->a > q->a;
+}
+
+/* The blocks of overlapping site spans (a site's span: from its first site_bound device to the
+ * end of its last), sorted and disjoint; *n blocks. NULL with *n = 0 when there are none (or
+ * no memory: then nothing is moved, and the engine's own allocation reports the shortage). */
+static struct span *site_blocks(const struct fb_scenario *sc, size_t *n)
+{
+	*n = 0;
+	struct span *sp = sc->nsites ? malloc(sc->nsites * sizeof *sp) : NULL;
+	if (!sp)
+		return NULL;
+	for (size_t s = 0; s < sc->nsites; s++)
+		sp[s] = (struct span){ UINT64_MAX, 0 };
+	for (size_t k = 0; k < sc->nfleets; k++) {
+		const struct fb_fleet *f = &sc->fleets[k];
+		if (!f->site_bound || !f->site || !f->count)
+			continue;
+		struct span *p = &sp[f->site - sc->sites];
+		if (f->first < p->a)
+			p->a = f->first;
+		if ((uint64_t)f->first + f->count > p->b)
+			p->b = (uint64_t)f->first + f->count;
+	}
+	size_t m = 0;
+	for (size_t s = 0; s < sc->nsites; s++)
+		if (sp[s].a < sp[s].b)
+			sp[m++] = sp[s];
+	qsort(sp, m, sizeof *sp, span_cmp);
+	for (size_t s = 0; s < m; s++) {
+		if (*n && sp[s].a < sp[*n - 1].b) {       /* overlaps the block before: merge */
+			if (sp[s].b > sp[*n - 1].b)
+				sp[*n - 1].b = sp[s].b;
+		} else {
+			sp[(*n)++] = sp[s];
+		}
+	}
+	return sp;
+}
+
+/* c, or the nearer edge of the block c is strictly inside (the upper on a tie). */
+static uint64_t site_cut(const struct span *blocks, size_t n, uint64_t c)
+{
+	for (size_t k = 0; k < n; k++)
+		if (blocks[k].a < c && c < blocks[k].b)
+			return c - blocks[k].a < blocks[k].b - c ? blocks[k].a : blocks[k].b;
+	return c;
 }
 
 void fb_scenario_segment(const struct fb_scenario *sc, uint32_t i, uint32_t n, uint64_t *from,
@@ -749,27 +783,11 @@ void fb_scenario_segment(const struct fb_scenario *sc, uint32_t i, uint32_t n, u
 	fb_shard_segment(sc->ndevices, i, n, from, to);
 	if (sc->shard_by != FB_SHARD_BY_SITE || n <= 1 || i >= n)
 		return;
-	*from = site_cut(sc, *from);
-	*to = site_cut(sc, *to);
-}
-
-const struct fb_site *fb_scenario_cut_site(const struct fb_scenario *sc, uint64_t from, uint64_t to)
-{
-	for (size_t k = 0; k < sc->nfleets; k++) {
-		const struct fb_fleet *f = &sc->fleets[k];
-		if (!f->site || !f->count)
-			continue;
-		bool in = f->first < to && f->first + (uint64_t)f->count > from;
-		bool out = f->first < from || f->first + (uint64_t)f->count > to;
-		for (size_t j = 0; in && !out && j < sc->nfleets; j++) {
-			const struct fb_fleet *g = &sc->fleets[j];
-			out = g->site == f->site && g->count &&
-			      (g->first < from || g->first + (uint64_t)g->count > to);
-		}
-		if (in && out)
-			return f->site;
-	}
-	return NULL;
+	size_t nb;
+	struct span *blocks = site_blocks(sc, &nb);
+	*from = site_cut(blocks, nb, *from);
+	*to = site_cut(blocks, nb, *to);
+	free(blocks);
 }
 
 static int parse_u32(const char *s, size_t len, uint32_t *out)

@@ -24,13 +24,16 @@ struct fb_fleet {
 	const char *codec;              /* name from `codec:`, or NULL */
 	const struct fb_ynode *node;    /* the fleet's map in the file */
 	const struct fb_ynode *params_node;  /* its `params:` map, or NULL */
+	bool site_bound;                /* set by the harness: its transport keeps state per site
+	                                   (LoRaWAN gateways, a Sparkplug edge node per site), so
+	                                   by-site shards keep it with its site's other bound fleets */
 };
 
 /* How `--shard i/N` cuts the devices (fb_scenario_segment). */
 enum fb_shard_by {
 	FB_SHARD_BY_DEVICE,             /* k6-style segments over the devices (fb_shard_segment) */
 	FB_SHARD_BY_SITE                /* the same cut points, each moved to the nearest place that
-	                                   splits no site: a site's devices stay in one shard */
+	                                   splits no site's site_bound fleets */
 };
 
 struct fb_scenario {
@@ -79,16 +82,14 @@ size_t fb_device_id(const struct fb_model *m, uint32_t device, char *buf, size_t
 /* k6-style segment i of n over `total` items: [round(total*i/n), round(total*(i+1)/n)). The
  * segments are contiguous and their sizes sum to total. */
 void fb_shard_segment(uint64_t total, uint32_t i, uint32_t n, uint64_t *from, uint64_t *to);
-/* This shard's devices [from, to) of the scenario, as sc->shard_by says. By site, a cut point
- * that falls inside a run of consecutive fleets of one site moves to the nearer end of that run
- * (the upper on a tie, so
- * the earlier shard takes the site); fleets without a site may be cut anywhere. The segments stay contiguous
- * and exact (their union is every device, once), some may be empty, and a site whose fleets
- * are not listed together can still be split at the places between its runs. */
+/* This shard's devices [from, to) of the scenario, as sc->shard_by says. By site: a site's
+ * site_bound fleets span the devices from the first of them to the end of the last (with
+ * whatever fleets the file lists between them); overlapping spans form blocks, and a cut point
+ * inside a block moves to the block's nearer edge (the upper on a tie, so the earlier shard
+ * takes it). Each site's bound devices are then in one shard, whatever the fleets' order; the
+ * segments stay contiguous and exact, and may be uneven or empty. */
 void fb_scenario_segment(const struct fb_scenario *sc, uint32_t i, uint32_t n, uint64_t *from,
                          uint64_t *to);
-/* A site with devices both in [from, to) and outside it (cut by the segment), or NULL. */
-const struct fb_site *fb_scenario_cut_site(const struct fb_scenario *sc, uint64_t from, uint64_t to);
 /* "i/N" with 0 <= i < N; returns 0 or -1. */
 int fb_parse_shard(const char *text, uint32_t *i, uint32_t *n);
 

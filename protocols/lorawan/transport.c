@@ -1615,9 +1615,11 @@ static const struct fb_codec *fleet_codec(const struct fb_fleet *f, const struct
 /* Gateways per site (the default) hear only their site's devices: a site split across shards
  * would have its radio (collisions, capture, reach) cut in two. A `gateways:` list hears every
  * site, and any cut is the same approximation. */
-static bool lw_site_local(const struct fb_scenario *sc, const struct fb_ynode *config)
+static bool lw_site_local(const struct fb_scenario *sc, const struct fb_ynode *config,
+                          const struct fb_fleet *f)
 {
 	(void)sc;
+	(void)f;
 	const struct fb_ynode *g = config ? fb_ynode_get(config, "gateways") : NULL;
 	return !g || g->kind != FB_Y_SEQ;
 }

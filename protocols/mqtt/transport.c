@@ -929,18 +929,17 @@ static int mqtt_check(const struct fb_scenario *sc, const struct fb_ynode *confi
 	return bad ? -1 : 0;
 }
 
-/* Per-site connections make each site one Sparkplug edge node: a site split across shards would
- * be two processes announcing the same edge node (two NBIRTHs, two bdSeq, each DBIRTH half the
- * devices), which a Sparkplug host application takes for one node flapping. */
-static bool mqtt_site_local(const struct fb_scenario *sc, const struct fb_ynode *config)
+/* Per-site connections make each site one Sparkplug edge node: a site's Sparkplug fleets split
+ * across shards would be two processes announcing the same edge node (two NBIRTHs, two bdSeq,
+ * each DBIRTH half the devices), which a Sparkplug host application takes for one node
+ * flapping. */
+static bool mqtt_site_local(const struct fb_scenario *sc, const struct fb_ynode *config,
+                            const struct fb_fleet *f)
 {
+	(void)sc;
 	struct conf conf;
-	if (read_conf(config, NULL, false, &conf) != 0 || conf.mode != CONN_PER_SITE)
-		return false;
-	for (size_t i = 0; i < sc->nfleets; i++)
-		if (fleet_uses_us(sc, i) && sc->fleets[i].codec && !strcmp(sc->fleets[i].codec, "sparkplug"))
-			return true;
-	return false;
+	return f->codec && !strcmp(f->codec, "sparkplug") && read_conf(config, NULL, false, &conf) == 0 &&
+	       conf.mode == CONN_PER_SITE;
 }
 
 static void mqtt_free(struct fb_transport *t);

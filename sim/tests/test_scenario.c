@@ -546,66 +546,65 @@ static void test_shards(void **state)
 	fb_scenario_free(sc);
 }
 
-/* By site, the k6 cut points move to the nearer edge of the run of fleets of one site they fall
- * in: every segment keeps whole sites, the segments still cover every device once, in order, and
- * a site listed in two places is reported when a cut falls between its runs. */
+/* By site, a k6 cut point inside the span of a site's site_bound fleets (with what lies between
+ * them) moves to the nearer edge of the block of overlapping spans: every site's bound devices
+ * are in one shard whatever the fleets' order, unbound fleets are cut anywhere, and the segments
+ * still cover every device once, in order. */
 static void test_shards_by_site(void **state)
 {
 	struct fb_scenario *sc = load_text(
 		"sites: [{id: a, lat: 43.3, lon: 5.4}, {id: b, lat: 43.5, lon: 5.4}, {id: c, lat: 43.4, lon: 5.5}]\n"
 		"fleets:\n"
-		"  - {type: noise, count: 10, site: a}\n"      /* [0, 10)   a */
-		"  - {type: waste, count: 5, site: a}\n"       /* [10, 15)  a */
-		"  - {type: noise, count: 20, site: b}\n"      /* [15, 35)  b */
-		"  - {type: waste, count: 1, site: c}\n"       /* [35, 36)  c */
-		"  - {type: noise, count: 4, site: b}\n", NULL); /* [36, 40) b again */
+		"  - {type: noise, count: 10, site: a}\n"      /* [0, 10)   a bound */
+		"  - {type: waste, count: 5, site: b}\n"       /* [10, 15)  b */
+		"  - {type: noise, count: 5, site: a}\n"       /* [15, 20)  a bound */
+		"  - {type: noise, count: 20, site: b}\n"      /* [20, 40)  b bound */
+		"  - {type: waste, count: 1, site: c}\n"       /* [40, 41)  c */
+		"  - {type: noise, count: 4, site: b}\n"       /* [41, 45)  b bound */
+		"  - {type: waste, count: 15, site: c}\n", NULL); /* [45, 60)  c */
 	assert_non_null(sc);
 	assert_int_equal(sc->shard_by, FB_SHARD_BY_DEVICE);   /* the loader's default */
+	sc->fleets[0].site_bound = sc->fleets[2].site_bound = true;
+	sc->fleets[3].site_bound = sc->fleets[5].site_bound = true;
 	uint64_t from, to;
-	fb_scenario_segment(sc, 0, 2, &from, &to);
-	assert_int_equal(to, 20);                             /* by device: 40 / 2 */
-	assert_ptr_equal(fb_scenario_cut_site(sc, from, to), &sc->sites[1]);
+	fb_scenario_segment(sc, 0, 4, &from, &to);
+	assert_int_equal(to, 15);                             /* by device: 60 / 4, inside a's span */
 	sc->shard_by = FB_SHARD_BY_SITE;
-	/* 2 shards: 20 is inside b's run [15, 35), nearer 15 */
-	fb_scenario_segment(sc, 0, 2, &from, &to);
-	assert_int_equal(from, 0);
-	assert_int_equal(to, 15);
-	assert_null(fb_scenario_cut_site(sc, from, to));
-	fb_scenario_segment(sc, 1, 2, &from, &to);
-	assert_int_equal(from, 15);
-	assert_int_equal(to, 40);
-	/* 3 shards: cuts 13 -> 15 (a's run [0, 15): 13 is nearer its end), 27 -> 35 */
-	static const uint64_t want3[] = { 0, 15, 35, 40 };
-	for (uint32_t i = 0; i < 3; i++) {
-		fb_scenario_segment(sc, i, 3, &from, &to);
-		assert_int_equal(from, want3[i]);
-		assert_int_equal(to, want3[i + 1]);
+	/* blocks: a [0, 20), b [20, 45); c is not bound. 4 shards: cuts 15 -> 20 and 30 -> 20 (the
+	 * nearer edges), 45 stays */
+	static const uint64_t want4[] = { 0, 20, 20, 45, 60 };
+	for (uint32_t i = 0; i < 4; i++) {
+		fb_scenario_segment(sc, i, 4, &from, &to);
+		assert_int_equal(from, want4[i]);
+		assert_int_equal(to, want4[i + 1]);
 	}
-	/* shard [15, 35) holds b's first run, not its second: b is cut, and said */
-	assert_ptr_equal(fb_scenario_cut_site(sc, 15, 35), &sc->sites[1]);
-	/* any number of shards: contiguous, exact, whole runs; more shards than runs leave some empty */
-	for (uint32_t n = 1; n <= 12; n++) {
+	/* any number of shards: contiguous, exact, and never inside a block; c's fleets cut freely */
+	for (uint32_t n = 1; n <= 13; n++) {
 		uint64_t next = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			fb_scenario_segment(sc, i, n, &from, &to);
 			assert_int_equal(from, next);
 			assert_true(to >= from);
-			static const uint64_t edges[] = { 0, 15, 35, 36, 40 };
-			bool at_edge = false;
-			for (size_t k = 0; k < 5; k++)
-				at_edge |= to == edges[k];
-			assert_true(at_edge);
+			assert_false(to > 0 && to < 20);
+			assert_false(to > 20 && to < 45);
 			next = to;
 		}
-		assert_int_equal(next, 40);
+		assert_int_equal(next, 60);
 	}
-	/* a tie goes to the upper edge: the earlier shard takes the site */
+	fb_scenario_segment(sc, 11, 12, &from, &to);          /* 55 -> 60: inside c's free fleet */
+	assert_int_equal(from, 55);
+	/* overlapping spans merge: b bound on [10, 15) too makes b [10, 45), a [0, 20): one block */
+	sc->fleets[1].site_bound = true;
+	fb_scenario_segment(sc, 0, 2, &from, &to);            /* cut 30 in [0, 45): nearer 45 */
+	assert_int_equal(to, 45);
+	/* a tie goes to the upper edge: the earlier shard takes the block */
 	fb_scenario_free(sc);
 	sc = load_text("sites: [{id: a, lat: 43.3, lon: 5.4}, {id: b, lat: 43.5, lon: 5.4}]\n"
 	               "fleets:\n  - {type: noise, count: 10, site: a}\n  - {type: noise, count: 10, site: b}\n", NULL);
 	assert_non_null(sc);
 	sc->shard_by = FB_SHARD_BY_SITE;
-	fb_scenario_segment(sc, 0, 4, &from, &to);            /* cut 5 in a's run [0, 10): 10 */
+	sc->fleets[0].site_bound = sc->fleets[1].site_bound = true;
+	fb_scenario_segment(sc, 0, 4, &from, &to);            /* cut 5 in a's [0, 10): 10 */
 	assert_int_equal(from, 0);
 	assert_int_equal(to, 10);
 	fb_scenario_segment(sc, 1, 4, &from, &to);            /* [5, 10) -> [10, 10) */
