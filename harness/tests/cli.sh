@@ -125,7 +125,7 @@ expect_err "cannot write the trace" "write error named"
 
 # check prints the plan; types lists every type.
 expect_code 0 "check" -- $FB check scenarios/ci-smoke.yaml --shard 1/3
-grep -q "shard 1/3: devices \[" "$T/out" && ok "check shows the shard segment" || fail "check segment"
+grep -q "shard 1/3 (by device): devices \[" "$T/out" && ok "check shows the shard segment" || fail "check segment"
 grep -q "samples per simulated hour" "$T/out" && ok "check shows samples per hour" || fail "check rate"
 expect_code 0 "types" -- $FB types
 for t in noise waste water-level water-quality bike-counter pedestrian-counter streetlight; do
