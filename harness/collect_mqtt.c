@@ -2,11 +2,13 @@
  * (protocols/mqtt/client.h), on the run's loop, that decodes what the fleet published and hands
  * one observation per message to the sink.
  *
- * - Subscriptions: cfg->topic_filter, or filters derived from the scenario's MQTT fleets: the
- *   `topic` template with every level holding a placeholder as '+', /ul/<apikey>/+/attrs and
- *   /json/<apikey>/+/attrs for the FIWARE codecs, spBv1.0/<group>/# for Sparkplug B; duplicates
+ * - Subscriptions: cfg->topic_filter, or filters derived from this shard's MQTT fleets: the
+ *   `topic` template with {site} and {type} the fleet's and other placeholders '+' (then, if
+ *   that is more filters than a connection holds, {site} only, then every placeholder '+'),
+ *   /ul/<apikey>/+/attrs and /json/<apikey>/+/attrs for the FIWARE codecs, spBv1.0/<group>/#
+ *   for Sparkplug B (spBv1.0/<group>/+/<site>/# per site with per-site connections); duplicates
  *   and filters another one covers are dropped (a broker may deliver a message once per
- *   matching subscription). QoS 1, MQTT 5 with a Receive Maximum of 65535 and a session that
+ *   matching subscription). Narrow filters spare a shard the other shards' messages. QoS 1, MQTT 5 with a Receive Maximum of 65535 and a session that
  *   outlives a reconnect, so the broker neither drops nor forgets for us.
  * - Ready once each connection has received its own probe message back (published after
  *   CONNACK on a topic of its own): the broker processes SUBSCRIBE before that PUBLISH, so the
@@ -203,21 +205,41 @@ static int add_filter(struct fb_collector *c, const char *f)
 }
 
 /* The topic template with each level that holds a placeholder replaced by '+'. */
-static int template_filter(const char *tmpl, char *out, size_t cap)
+/* The filter of topic template tmpl for fleet f: a level holding {device}, {index} or {shard}
+ * (or any placeholder when f is NULL) becomes '+'; with f, {site} and {type} take f's values
+ * (only {site} when !with_type), so a shard subscribes to what its own fleets publish. */
+static int template_filter(const char *tmpl, const struct fb_fleet *f, bool with_type, char *out,
+                           size_t cap)
 {
 	size_t n = 0;
 	for (const char *p = tmpl; ; ) {
 		size_t l = strcspn(p, "/");
-		const char *lvl = p;
-		size_t ll = l;
-		if (memchr(p, '{', l)) {
-			lvl = "+";
-			ll = 1;
+		bool wild = false;
+		for (const char *q = memchr(p, '{', l); q && !wild; q = memchr(q + 1, '{', l - (size_t)(q + 1 - p)))
+			wild = !f || !(!strncmp(q, "{site}", 6) || (with_type && !strncmp(q, "{type}", 6)));
+		if (wild) {
+			if (n + 3 > cap)
+				return -1;
+			out[n++] = '+';
+		} else {
+			for (size_t i = 0; i < l; ) {
+				const char *v = NULL;
+				size_t skip = 1;
+				if (f && !strncmp(p + i, "{site}", 6)) {
+					v = f->site->id;
+					skip = 6;
+				} else if (f && !strncmp(p + i, "{type}", 6)) {
+					v = f->model->name;
+					skip = 6;
+				}
+				size_t vl = v ? strlen(v) : 1;
+				if (n + vl + 2 > cap)
+					return -1;
+				memcpy(out + n, v ? v : p + i, vl);
+				n += vl;
+				i += skip;
+			}
 		}
-		if (n + ll + 2 > cap)
-			return -1;
-		memcpy(out + n, lvl, ll);
-		n += ll;
 		p += l;
 		if (!*p)
 			break;
@@ -234,33 +256,40 @@ static const char *yaml_string(const struct fb_ynode *map, const char *key, cons
 	return n && n->kind == FB_Y_SCALAR && n->text ? n->text : def;
 }
 
-static int derive_filters(struct fb_collector *c, bool wide)
+/* Filters at a level of detail: 0 each of this shard's fleets by site and type, 1 by site, 2 the
+ * template's shape (every placeholder '+'), 3 also every FIWARE API key '+'. A level whose
+ * filters do not fit on one connection falls to the next: narrower filters spare the collector
+ * the other shards' (and other publishers') messages. */
+static int derive_filters(struct fb_collector *c, int level)
 {
 	const struct fb_scenario *sc = c->env.scenario;
 	const struct fb_ynode *mq = fb_ynode_get(sc->transports, "mqtt");
 	const char *tmpl = yaml_string(mq, "topic", "fleetbench/{site}/{type}/{device}");
 	const char *group = yaml_string(mq, "group", "fleetbench");
+	bool per_site = !strcmp(yaml_string(mq, "connection", "per-device"), "per-site");
+	uint64_t first = c->env.first_device, end = first + c->env.device_count;
 	char buf[512];
 	for (size_t i = 0; i < sc->nfleets; i++) {
 		const struct fb_fleet *f = &sc->fleets[i];
 		const struct fb_codec *codec = c->fleet_codec[i];
-		if (!codec)
+		if (!codec || (c->env.device_count && (f->first >= end || f->first + (uint64_t)f->count <= first)))
 			continue;
 		const char *apikey = f->params_node ? yaml_string(f->params_node, "apikey", NULL) : NULL;
 		if (!strcmp(codec->name, "ul") || !strcmp(codec->name, "fiware-json"))
 			snprintf(buf, sizeof buf, "/%s/%s/+/attrs", codec->name[0] == 'u' ? "ul" : "json",
-			         apikey && !wide ? apikey : "+");
+			         apikey && level < 3 ? apikey : "+");
+		else if (!strcmp(codec->name, "sparkplug") && per_site && level < 2)
+			snprintf(buf, sizeof buf, "spBv1.0/%s/+/%s/#", group, f->site->id);   /* its edge node */
 		else if (!strcmp(codec->name, "sparkplug"))
 			snprintf(buf, sizeof buf, "spBv1.0/%s/#", group);
-		else if (template_filter(tmpl, buf, sizeof buf))
+		else if (template_filter(tmpl, level < 2 ? f : NULL, level == 0, buf, sizeof buf))
 			return fb_error("the mqtt topic template '%s' is too long for a filter", tmpl);
 		int rc = add_filter(c, buf);
-		if (rc == -2 && !wide) {
-			/* more API keys than filters on one connection: one filter per FIWARE protocol */
+		if (rc == -2 && level < 3) {
 			for (size_t k = 0; k < c->nfilters; k++)
 				free(c->filters[k]);
 			c->nfilters = 0;
-			return derive_filters(c, true);
+			return derive_filters(c, level + 1);
 		}
 		if (rc)
 			return rc == -2 ? fb_error("the mqtt collector needs more than %d topic filters; give "
@@ -814,7 +843,7 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 	} else if (!env->scenario) {
 		fb_error("the mqtt collector needs a topic filter");
 		goto fail;
-	} else if (derive_filters(c, false)) {
+	} else if (derive_filters(c, 0)) {
 		goto fail;
 	}
 	if (fb_mqtt_resolve(host, port, &pc.addr, &pc.addrlen))
@@ -920,7 +949,11 @@ static void mqtt_summary(struct fb_collector *c, FILE *out)
 static json_t *mqtt_report(struct fb_collector *c)
 {
 	const struct fb_mqtt_stats *s = fb_mqtt_pool_stats(c->pool);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *filters = json_array();
+	for (size_t i = 0; i < c->nfilters; i++)
+		json_array_append_new(filters, json_string(c->filters[i]));
+	return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	                 "filters", filters,
 	                 "retained_ignored", (json_int_t)c->retained,
 	                 "messages", (json_int_t)c->msgs, "bytes", (json_int_t)c->bytes,
 	                 "observed", (json_int_t)c->observed, "undecodable", (json_int_t)c->undecodable,

@@ -83,10 +83,15 @@ bt_s = single["bench"]["protocols"]["mqtt"]["by_type"]
 bt_t = total["bench"]["protocols"]["mqtt"]["by_type"]
 assert {k: v["received"] for k, v in bt_s.items()} == {k: v["received"] for k, v in bt_t.items()}
 assert total["bench"]["total"]["latency_us"]["count"] == cs["received"]
-# each shard's collector saw the others' devices and set them aside as foreign
+# each shard's collector subscribes to its own fleets' sites and types only: it sees the other
+# shards' devices of those fleets (set aside as foreign) but not the rest of the traffic
+want = [["amp/vieux-port/noise/+"], ["amp/vieux-port/noise/+", "amp/vieux-port/bike-counter/+"],
+        ["amp/vieux-port/bike-counter/+", "amp/aix-centre/waste/+"], ["amp/aix-centre/waste/+"]]
 for i in range(4):
     s = json.load(open(f"{d}/shard-{i}.json"))
-    assert s["bench"]["collectors"]["mqtt"]["foreign"] > 0, i
+    m = s["bench"]["collectors"]["mqtt"]
+    assert sorted(m["filters"]) == sorted(want[i]), (i, m["filters"])
+    assert m["foreign"] < single["samples"] - s["samples"], (i, m["foreign"], s["samples"])
 assert all(e["ok"] for e in total["expectations"]), total["expectations"]
 print("merged counts", ct)
 EOF

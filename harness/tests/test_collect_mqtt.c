@@ -6,7 +6,8 @@
  * payload twice (a duplicate: observed twice more), a sample declared and never published (a
  * drop: never observed), garbage on a device's topic (undecodable), an unknown device, and
  * Sparkplug births and data (a rebirth is counted, not observed; DDATA by alias is completed from
- * the birth); a message retained before the run is ignored; a second collector for half of the devices counts the other half as foreign. */
+ * the birth); a message retained before the run is ignored; a second collector for the first five
+ * devices subscribes to their fleets only and counts those fleets' other devices as foreign. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -300,7 +301,9 @@ static void every_message_arrives_with_its_values(void **state)
 	const char *stale = "{\"id\":\"noise-000002\"}";
 	pub_flags("amp/euromed/noise/noise-000002", stale, strlen(stale), true);
 
-	/* the collector for every device, and one for the first half (the rest is foreign to it) */
+	/* the collector for every device, and one for the first five devices (the noise fleet and
+	 * the first of the three waste devices): it subscribes to those two fleets' site and type
+	 * only, so the other waste devices are foreign to it and the other fleets never reach it */
 	const struct fb_collector_ops *ops = fb_collector_find("mqtt");
 	assert_non_null(ops);
 	char url[64];
@@ -313,7 +316,7 @@ static void every_message_arrives_with_its_values(void **state)
 	assert_non_null(all.c);
 	size_t half_obs = 0;
 	struct fb_collect_env henv = cenv;
-	henv.device_count = ndev / 2;
+	henv.device_count = 5;
 	henv.sink = on_obs_count_only;
 	henv.sink_arg = &half_obs;
 	struct col half = { ops, ops->create(&henv, &cfg) };
@@ -357,16 +360,23 @@ static void every_message_arrives_with_its_values(void **state)
 	assert_int_equal(json_integer_value(json_object_get(rep, "retained_ignored")), 1);
 	json_decref(rep);
 
-	/* the half collector: what it observed plus what it counted foreign is everything */
+	/* the partial collector: its own devices observed, the rest of its fleets foreign, nothing
+	 * of the other fleets received */
 	rep = ops->report(half.c);
 	size_t foreign = (size_t)json_integer_value(json_object_get(rep, "foreign"));
+	const json_t *filters = json_object_get(rep, "filters");
+	assert_int_equal(json_array_size(filters), 2);
+	assert_string_equal(json_string_value(json_array_get(filters, 0)), "amp/euromed/noise/+");
+	assert_string_equal(json_string_value(json_array_get(filters, 1)), "amp/aix-centre/waste/+");
+	size_t in_half = 0, in_waste = 0;
+	for (size_t i = 0; i < w->nexp; i++) {
+		in_half += w->exp[i].device < 5;
+		in_waste += w->exp[i].device == 5 || w->exp[i].device == 6;
+	}
 	json_decref(rep);
-	size_t in_half = 0;
-	for (size_t i = 0; i < w->nexp; i++)
-		in_half += w->exp[i].device < ndev / 2;
 	assert_int_equal(half_obs, in_half);
-	assert_true(foreign > 0);
-	assert_int_equal(half_obs + foreign, w->nexp);
+	assert_true(in_waste > 0);
+	assert_int_equal(foreign, in_waste);
 
 	/* injected faults from a plain client: one JSON sample of noise-000001 published twice, one
 	 * sample declared and never published, garbage on a device's topic, an unknown device */
