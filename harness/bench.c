@@ -173,13 +173,16 @@ static int setup_modbus_values(struct fb_bench *b)
 	return 0;
 }
 
+/* Whether a listener could bind PORT: probed with SO_REUSEADDR, as the Modbus server binds, so
+ * a port with old connections in TIME_WAIT counts as free (it is, for a listener). */
 static bool tcp_port_free(unsigned port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
 		return false;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
 	close(fd);
 	return ok;
@@ -202,7 +205,7 @@ static uint16_t modbus_ports(struct fb_bench *b)
 	uint8_t unit;
 	if (n)
 		fb_mb_layout_place(&l, n - 1, &last_index, &unit);
-	for (int attempt = 0; attempt < 20; attempt++) {
+	for (int attempt = 0; attempt < 200; attempt++) {
 		uint16_t first = fb_peer_free_port(SOCK_STREAM);
 		if (!first || (uint64_t)first + last_index > 65535)
 			continue;
