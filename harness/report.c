@@ -598,7 +598,7 @@ fail:
 
 /* ---- JUnit ---------------------------------------------------------------------------------- */
 
-static void xml_escape(FILE *out, const char *s)
+void fb_xml_escape(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -638,7 +638,7 @@ int fb_report_junit(const json_t *report, FILE *out)
 	fprintf(out, "<testsuites name=\"fleetbench\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
 	        n, failed, t);
 	fputs("  <testsuite name=\"", out);
-	xml_escape(out, scenario);
+	fb_xml_escape(out, scenario);
 	size_t nskipped = 0, k;
 	const json_t *x;
 	json_array_foreach(ex, k, x)
@@ -653,28 +653,28 @@ int fb_report_junit(const json_t *report, FILE *out)
 		value_text(json_object_get(e, "limit"), unit ? unit : "", limit, sizeof limit);
 		value_text(json_object_get(e, "actual"), unit ? unit : "", actual, sizeof actual);
 		fputs("    <testcase name=\"", out);
-		xml_escape(out, str_at(e, "name", NULL));
+		fb_xml_escape(out, str_at(e, "name", NULL));
 		fputs("\" classname=\"fleetbench.", out);
-		xml_escape(out, scenario);
+		fb_xml_escape(out, scenario);
 		fputs("\" time=\"0\"", out);
 		if (json_is_true(json_object_get(e, "skipped"))) {
 			fputs(">\n      <skipped message=\"", out);
-			xml_escape(out, str_at(e, "message", NULL));
+			fb_xml_escape(out, str_at(e, "message", NULL));
 			fputs("\"/>\n    </testcase>\n", out);
 			continue;
 		}
 		if (json_is_true(json_object_get(e, "ok"))) {
 			fputs(">\n      <system-out>", out);
-			xml_escape(out, str_at(e, "message", NULL));
+			fb_xml_escape(out, str_at(e, "message", NULL));
 			fputs("</system-out>\n    </testcase>\n", out);
 			continue;
 		}
 		fputs(">\n      <failure type=\"expectation\" message=\"", out);
-		xml_escape(out, str_at(e, "message", NULL));
+		fb_xml_escape(out, str_at(e, "message", NULL));
 		fputs("\">limit: ", out);
-		xml_escape(out, limit);
+		fb_xml_escape(out, limit);
 		fputs("\nactual: ", out);
-		xml_escape(out, actual);
+		fb_xml_escape(out, actual);
 		fputs("</failure>\n    </testcase>\n", out);
 	}
 	fputs("  </testsuite>\n</testsuites>\n", out);

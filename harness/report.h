@@ -91,6 +91,9 @@ json_t *fb_report_merge(json_t *const *reports, const char *const *names, size_t
  * scenario. Returns 0, or -1 after fb_error. */
 int fb_report_write_junit(const json_t *report, const char *path);
 int fb_report_junit(const json_t *report, FILE *out);
+/* Writes s (NULL: nothing) as XML 1.0 character data or attribute text: the five entities
+ * escaped, control characters other than tab and newline (not allowed in XML 1.0) as spaces. */
+void fb_xml_escape(FILE *out, const char *s);
 
 /* Loads a report file; NULL after fb_error. */
 json_t *fb_report_load(const char *path);

@@ -29,17 +29,6 @@ struct fb_signals {
 	double *vpool;
 };
 
-/* The field to chart: the first NUMBER, else the first INTEGER; -1 if neither. */
-static int chart_field(const struct fb_model *m)
-{
-	for (unsigned i = 0; i < m->nfields; i++)
-		if (m->fields[i].kind == FB_FIELD_NUMBER)
-			return (int)i;
-	for (unsigned i = 0; i < m->nfields; i++)
-		if (m->fields[i].kind == FB_FIELD_INTEGER)
-			return (int)i;
-	return -1;
-}
 
 struct fb_signals *fb_signals_new(const struct fb_scenario *sc, uint32_t first_device, uint32_t count,
                                   fb_time_us duration)
@@ -60,7 +49,7 @@ struct fb_signals *fb_signals_new(const struct fb_scenario *sc, uint32_t first_d
 		const struct fb_fleet *fl = &sc->fleets[f];
 		struct fleet_rec *fr = &sig->fleets[f];
 		fr->track = sig->ntracks;
-		int field = chart_field(fl->model);
+		int field = fb_model_main_field(fl->model);   /* the field to chart */
 		uint32_t a = fl->first > lo ? fl->first : lo, b = fl->first + fl->count < hi ? fl->first + fl->count : hi;
 		if (field < 0 || b <= a)
 			continue;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness/validate.h"
+#include "harness/report.h"
 #include "protocols/lorawan/region.h"
 #include "sim/log.h"
 #include "sim/tz.h"
@@ -1185,24 +1186,6 @@ json_t *fb_validate_report(struct fb_validate *v)
 	                 "checks", checks, "not_checked", skipped);
 }
 
-static void xml_escaped(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", out); break;
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&apos;", out); break;
-		default:
-			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-				fputc(' ', out);   /* not allowed in XML 1.0 */
-			else
-				fputc(*s, out);
-		}
-	}
-}
-
 static void write_junit(struct fb_validate *v, FILE *out)
 {
 	int run, failed, skipped = 0;
@@ -1212,7 +1195,7 @@ static void write_junit(struct fb_validate *v, FILE *out)
 	char suite[128];
 	snprintf(suite, sizeof suite, "fleetbench validate %s (%s)", v->profile.model->name, v->proto_name);
 	fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"", out);
-	xml_escaped(out, suite);
+	fb_xml_escape(out, suite);
 	fprintf(out, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
 	        run + skipped, failed, skipped, (double)(v->ended - v->started) / FB_US_PER_S);
 	for (int c = 0; c < NCHECKS; c++) {
@@ -1222,21 +1205,21 @@ static void write_junit(struct fb_validate *v, FILE *out)
 		        check_names[c]);
 		if (!v->ran[c]) {
 			fputs(">\n      <skipped message=\"", out);
-			xml_escaped(out, v->not_checked[c]);
+			fb_xml_escape(out, v->not_checked[c]);
 			fputs("\"/>\n    </testcase>\n", out);
 		} else if (!v->result[c].passed) {
 			fputs(">\n      <failure message=\"", out);
-			xml_escaped(out, v->result[c].measured);
+			fb_xml_escape(out, v->result[c].measured);
 			fputs("\" type=\"conformance\">measured: ", out);
-			xml_escaped(out, v->result[c].measured);
+			fb_xml_escape(out, v->result[c].measured);
 			fputs("\nexpected: ", out);
-			xml_escaped(out, v->result[c].expected);
+			fb_xml_escape(out, v->result[c].expected);
 			fputs("</failure>\n    </testcase>\n", out);
 		} else {
 			fputs(">\n      <system-out>measured: ", out);
-			xml_escaped(out, v->result[c].measured);
+			fb_xml_escape(out, v->result[c].measured);
 			fputs("\nexpected: ", out);
-			xml_escaped(out, v->result[c].expected);
+			fb_xml_escape(out, v->result[c].expected);
 			fputs("</system-out>\n    </testcase>\n", out);
 		}
 	}

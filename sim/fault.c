@@ -303,15 +303,11 @@ static int battery_field(const struct fb_model *m)
 	return -1;
 }
 
+/* The field value faults act on: the model's main field, else its first field. */
 static int first_number_field(const struct fb_model *m)
 {
-	for (unsigned i = 0; i < m->nfields; i++)
-		if (m->fields[i].kind == FB_FIELD_NUMBER)
-			return (int)i;
-	for (unsigned i = 0; i < m->nfields; i++)
-		if (m->fields[i].kind == FB_FIELD_INTEGER)
-			return (int)i;
-	return m->nfields ? 0 : -1;
+	int f = fb_model_main_field(m);
+	return f >= 0 ? f : m->nfields ? 0 : -1;
 }
 
 static int parse_rule(const struct fb_scenario *sc, const struct fb_ynode *n, int fleet_only,

@@ -61,6 +61,17 @@ static inline double round_even(double x)
 	return copysign((a + 0x1p52) - 0x1p52, x);
 }
 
+int fb_model_main_field(const struct fb_model *m)
+{
+	for (unsigned i = 0; i < m->nfields; i++)
+		if (m->fields[i].kind == FB_FIELD_NUMBER)
+			return (int)i;
+	for (unsigned i = 0; i < m->nfields; i++)
+		if (m->fields[i].kind == FB_FIELD_INTEGER)
+			return (int)i;
+	return -1;
+}
+
 unsigned fb_field_enum_count(const struct fb_field *f)
 {
 	unsigned n = 0;

@@ -132,5 +132,8 @@ void fb_device_position(const struct fb_world *w, const struct fb_site *site, ui
 double fb_field_quantize(const struct fb_field *f, double v);
 /* How many names an ENUM field's table gives (0 when it has none). */
 unsigned fb_field_enum_count(const struct fb_field *f);
+/* The model's main measured field: its first NUMBER field, else its first INTEGER; -1 if it has
+ * neither (what charts plot and what value faults act on). */
+int fb_model_main_field(const struct fb_model *m);
 
 #endif
