@@ -1,5 +1,6 @@
 /* The LoRaWAN collector: a network-server endpoint on UDP; see collect_lorawan.h. */
 #include "harness/collect_lorawan.h"
+#include "harness/jcur.h"
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -644,163 +645,65 @@ static void on_data(struct fb_collector *c, uint64_t gw_eui, const struct rx *r,
 	}
 }
 
-/* ---- PUSH_DATA: a small non-allocating JSON reader for {"rxpk":[{...}], ...} ------------------ */
+/* ---- PUSH_DATA: {"rxpk":[{...}], ...} read in place (harness/jcur.h) ------------------------ */
 
-struct js {
-	const char *p, *end;
-};
 
-static void ws(struct js *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-static bool lit(struct js *j, char ch)
-{
-	ws(j);
-	if (j->p < j->end && *j->p == ch) {
-		j->p++;
-		return true;
-	}
-	return false;
-}
-
-/* A string's raw bytes (escapes left as they are: the fields read here never carry any). */
-static bool str(struct js *j, const char **s, size_t *n)
-{
-	if (!lit(j, '"'))
-		return false;
-	const char *b = j->p;
-	while (j->p < j->end && *j->p != '"') {
-		if (*j->p == '\\' && j->p + 1 < j->end)
-			j->p++;
-		j->p++;
-	}
-	if (j->p >= j->end)
-		return false;
-	*s = b;
-	*n = (size_t)(j->p - b);
-	j->p++;
-	return true;
-}
-
-static bool num(struct js *j, double *v)
-{
-	ws(j);
-	/* the datagram buffer is NUL-terminated, so strtod stops inside it */
-	char *e;
-	errno = 0;
-	*v = strtod(j->p, &e);
-	if (e == j->p || e > j->end || errno == ERANGE)
-		return false;
-	j->p = e;
-	return true;
-}
-
-static bool skip(struct js *j, int depth)
-{
-	ws(j);
-	if (j->p >= j->end || depth > 16)
-		return false;
-	const char *s;
-	size_t n;
-	double v;
-	switch (*j->p) {
-	case '"':
-		return str(j, &s, &n);
-	case '{':
-		j->p++;
-		if (lit(j, '}'))
-			return true;
-		do {
-			if (!str(j, &s, &n) || !lit(j, ':') || !skip(j, depth + 1))
-				return false;
-		} while (lit(j, ','));
-		return lit(j, '}');
-	case '[':
-		j->p++;
-		if (lit(j, ']'))
-			return true;
-		do {
-			if (!skip(j, depth + 1))
-				return false;
-		} while (lit(j, ','));
-		return lit(j, ']');
-	case 't': case 'f': case 'n': {
-		const char *w = *j->p == 't' ? "true" : *j->p == 'f' ? "false" : "null";
-		size_t wl = strlen(w);
-		if ((size_t)(j->end - j->p) < wl || memcmp(j->p, w, wl))
-			return false;
-		j->p += wl;
-		return true;
-	}
-	default:
-		return num(j, &v);
-	}
-}
-
-static bool key_is(const char *k, size_t n, const char *want)
-{
-	return strlen(want) == n && !memcmp(k, want, n);
-}
-
-static bool rxpk_object(struct js *j, struct rx *r)
+static bool rxpk_object(struct fb_jcur *j, struct rx *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->stat = 1;
 	r->dr = -1;
 	r->size = -1;
-	if (!lit(j, '{'))
+	if (!fb_jcur_lit(j, '{'))
 		return false;
-	if (lit(j, '}'))
+	if (fb_jcur_lit(j, '}'))
 		return true;
 	do {
 		const char *k, *s;
 		size_t kn, sn;
 		double v;
-		if (!str(j, &k, &kn) || !lit(j, ':'))
+		if (!fb_jcur_str(j, &k, &kn, NULL) || !fb_jcur_lit(j, ':'))
 			return false;
-		ws(j);
+		fb_jcur_ws(j);
 		/* ranges written so that NaN (strtod reads "nan") fails them: converting it, or a
 		 * number out of the target type's range, is undefined (fuzz_push found it) */
-		if (key_is(k, kn, "tmst")) {
-			if (!num(j, &v) || !(v >= 0 && v <= UINT32_MAX))
+		if (fb_jcur_key_is(k, kn, "tmst")) {
+			if (!fb_jcur_num(j, &v) || !(v >= 0 && v <= UINT32_MAX))
 				return false;
 			r->tmst = (uint32_t)v;
 			r->has_tmst = true;
-		} else if (key_is(k, kn, "freq")) {
-			if (!num(j, &r->freq_mhz) || !(r->freq_mhz > 0 && r->freq_mhz < 10000))
+		} else if (fb_jcur_key_is(k, kn, "freq")) {
+			if (!fb_jcur_num(j, &r->freq_mhz) || !(r->freq_mhz > 0 && r->freq_mhz < 10000))
 				return false;
-		} else if (key_is(k, kn, "stat")) {
-			if (!num(j, &v) || !(v >= -1 && v <= 1))
+		} else if (fb_jcur_key_is(k, kn, "stat")) {
+			if (!fb_jcur_num(j, &v) || !(v >= -1 && v <= 1))
 				return false;
 			r->stat = (int)v;
-		} else if (key_is(k, kn, "size")) {
-			if (!num(j, &v) || !(v >= 0 && v <= 255))
+		} else if (fb_jcur_key_is(k, kn, "size")) {
+			if (!fb_jcur_num(j, &v) || !(v >= 0 && v <= 255))
 				return false;
 			r->size = (long)v;
-		} else if (key_is(k, kn, "modu")) {
-			if (!str(j, &s, &sn))
+		} else if (fb_jcur_key_is(k, kn, "modu")) {
+			if (!fb_jcur_str(j, &s, &sn, NULL))
 				return false;
-			r->lora = key_is(s, sn, "LORA");
-		} else if (key_is(k, kn, "datr")) {
+			r->lora = fb_jcur_key_is(s, sn, "LORA");
+		} else if (fb_jcur_key_is(k, kn, "datr")) {
 			char datr[16];
-			if (!str(j, &s, &sn))
+			if (!fb_jcur_str(j, &s, &sn, NULL))
 				return false;
 			if (sn < sizeof(datr)) {
 				memcpy(datr, s, sn);
 				datr[sn] = 0;
 				r->dr = fb_lw_dr_parse(datr);
 			}
-		} else if (key_is(k, kn, "data")) {
-			if (!str(j, &r->data, &r->data_len))
+		} else if (fb_jcur_key_is(k, kn, "data")) {
+			if (!fb_jcur_str(j, &r->data, &r->data_len, NULL))
 				return false;
-		} else if (!skip(j, 1)) {
+		} else if (!fb_jcur_skip(j, 1)) {
 			return false;
 		}
-	} while (lit(j, ','));
-	return lit(j, '}');
+	} while (fb_jcur_lit(j, ','));
+	return fb_jcur_lit(j, '}');
 }
 
 static void on_rxpk(struct fb_collector *c, uint64_t gw_eui, const struct rx *r)
@@ -833,34 +736,34 @@ static void on_rxpk(struct fb_collector *c, uint64_t gw_eui, const struct rx *r)
 
 static bool push_json(struct fb_collector *c, uint64_t gw_eui, const char *json, size_t len)
 {
-	struct js j = { json, json + len };
-	if (!lit(&j, '{'))
+	struct fb_jcur j = { json, json + len };
+	if (!fb_jcur_lit(&j, '{'))
 		return false;
-	if (lit(&j, '}'))
+	if (fb_jcur_lit(&j, '}'))
 		return true;
 	do {
 		const char *k;
 		size_t kn;
-		if (!str(&j, &k, &kn) || !lit(&j, ':'))
+		if (!fb_jcur_str(&j, &k, &kn, NULL) || !fb_jcur_lit(&j, ':'))
 			return false;
-		if (key_is(k, kn, "rxpk")) {
-			if (!lit(&j, '['))
+		if (fb_jcur_key_is(k, kn, "rxpk")) {
+			if (!fb_jcur_lit(&j, '['))
 				return false;
-			if (lit(&j, ']'))
+			if (fb_jcur_lit(&j, ']'))
 				continue;
 			do {
 				struct rx r;
 				if (!rxpk_object(&j, &r))
 					return false;
 				on_rxpk(c, gw_eui, &r);
-			} while (lit(&j, ','));
-			if (!lit(&j, ']'))
+			} while (fb_jcur_lit(&j, ','));
+			if (!fb_jcur_lit(&j, ']'))
 				return false;
-		} else if (!skip(&j, 1)) {
+		} else if (!fb_jcur_skip(&j, 1)) {
 			return false;
 		}
-	} while (lit(&j, ','));
-	return lit(&j, '}');
+	} while (fb_jcur_lit(&j, ','));
+	return fb_jcur_lit(&j, '}');
 }
 
 /* ---- datagrams ------------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
  * certain field has a value of "", 0 or false it will not be present"), so an absent FCnt is
  * FCnt 0 and an absent FPort is FPort 0 (MAC commands only: not a sample). */
 #include "harness/collect_nsint.h"
+#include "harness/jcur.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,116 +117,13 @@ const char *fb_nsint_default_filter(enum fb_nsint_format f)
 	return f == FB_NSINT_TTS ? "v3/+/devices/+/up" : "application/+/device/+/event/up";
 }
 
-/* ---- a JSON reader in place: only what the two formats need ---------------------------------- */
-
-struct js {
-	const char *p, *end;
-};
-
-static void ws(struct js *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-		j->p++;
-}
-
-static bool lit(struct js *j, char ch)
-{
-	ws(j);
-	if (j->p < j->end && *j->p == ch) {
-		j->p++;
-		return true;
-	}
-	return false;
-}
-
-static bool peek(struct js *j, char ch)
-{
-	ws(j);
-	return j->p < j->end && *j->p == ch;
-}
-
-/* A string, raw (escapes left as written; *escaped says whether there were any). */
-static bool str(struct js *j, const char **s, size_t *n, bool *escaped)
-{
-	if (!lit(j, '"'))
-		return false;
-	const char *start = j->p;
-	bool esc = false;
-	while (j->p < j->end && *j->p != '"') {
-		if ((unsigned char)*j->p < 0x20)
-			return false;
-		if (*j->p == '\\') {
-			esc = true;
-			if (++j->p == j->end)
-				return false;
-		}
-		j->p++;
-	}
-	if (j->p == j->end)
-		return false;
-	*s = start;
-	*n = (size_t)(j->p - start);
-	j->p++;
-	if (escaped)
-		*escaped = esc;
-	return true;
-}
-
-static bool is_num_char(char c)
-{
-	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
-static bool skip(struct js *j, int depth)
-{
-	if (depth > 32)
-		return false;
-	ws(j);
-	if (j->p == j->end)
-		return false;
-	char c = *j->p;
-	if (c == '"') {
-		const char *s;
-		size_t n;
-		return str(j, &s, &n, NULL);
-	}
-	if (c == '{' || c == '[') {
-		char close = c == '{' ? '}' : ']';
-		j->p++;
-		if (lit(j, close))
-			return true;
-		do {
-			if (c == '{') {
-				const char *s;
-				size_t n;
-				if (!str(j, &s, &n, NULL) || !lit(j, ':'))
-					return false;
-			}
-			if (!skip(j, depth + 1))
-				return false;
-		} while (lit(j, ','));
-		return lit(j, close);
-	}
-	static const char *const words[] = { "true", "false", "null" };
-	for (size_t i = 0; i < 3; i++) {
-		size_t l = strlen(words[i]);
-		if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, words[i], l)) {
-			j->p += l;
-			return true;
-		}
-	}
-	if (!is_num_char(c))
-		return false;
-	while (j->p < j->end && is_num_char(*j->p))
-		j->p++;
-	return true;
-}
+/* ---- reading the JSON in place (harness/jcur.h) ---------------------------------------------- */
 
 /* What a field holds, for the caller to judge: 1 an unsigned integer in *v, 0 something else
  * (skipped), -1 not JSON. */
-static int uint_field(struct js *j, uint64_t *v)
+static int uint_field(struct fb_jcur *j, uint64_t *v)
 {
-	ws(j);
+	fb_jcur_ws(j);
 	const char *start = j->p;
 	uint64_t x = 0;
 	size_t digits = 0;
@@ -234,56 +132,51 @@ static int uint_field(struct js *j, uint64_t *v)
 		j->p++;
 		digits++;
 	}
-	if (digits && (j->p == j->end || !is_num_char(*j->p))) {
+	if (digits && (j->p == j->end || !fb_jcur_num_char(*j->p))) {
 		*v = x;
 		return 1;
 	}
 	j->p = start;
-	return skip(j, 1) ? 0 : -1;
-}
-
-static bool key_is(const char *k, size_t n, const char *want)
-{
-	return strlen(want) == n && !memcmp(k, want, n);
+	return fb_jcur_skip(j, 1) ? 0 : -1;
 }
 
 /* Iterates an object's members: calls member() with each key, the cursor at its value; member
  * consumes the value and returns 0, or returns <0 to stop with that result. */
-typedef int (*member_fn)(struct js *j, const char *k, size_t n, void *arg);
+typedef int (*member_fn)(struct fb_jcur *j, const char *k, size_t n, void *arg);
 
-static int object(struct js *j, member_fn member, void *arg)
+static int object(struct fb_jcur *j, member_fn member, void *arg)
 {
-	if (!lit(j, '{'))
+	if (!fb_jcur_lit(j, '{'))
 		return FB_NSINT_EJSON;
-	if (lit(j, '}'))
+	if (fb_jcur_lit(j, '}'))
 		return 0;
 	do {
 		const char *k;
 		size_t n;
-		if (!str(j, &k, &n, NULL) || !lit(j, ':'))
+		if (!fb_jcur_str(j, &k, &n, NULL) || !fb_jcur_lit(j, ':'))
 			return FB_NSINT_EJSON;
 		int rc = member(j, k, n, arg);
 		if (rc < 0)
 			return rc;
-	} while (lit(j, ','));
-	return lit(j, '}') ? 0 : FB_NSINT_EJSON;
+	} while (fb_jcur_lit(j, ','));
+	return fb_jcur_lit(j, '}') ? 0 : FB_NSINT_EJSON;
 }
 
 /* Counts an array's elements (skipping them); -1 when not JSON, -2 when not an array. */
-static int64_t array_count(struct js *j)
+static int64_t array_count(struct fb_jcur *j)
 {
-	if (!peek(j, '['))
-		return skip(j, 1) ? -2 : -1;
+	if (!fb_jcur_peek(j, '['))
+		return fb_jcur_skip(j, 1) ? -2 : -1;
 	j->p++;
 	int64_t n = 0;
-	if (lit(j, ']'))
+	if (fb_jcur_lit(j, ']'))
 		return 0;
 	do {
-		if (!skip(j, 1))
+		if (!fb_jcur_skip(j, 1))
 			return -1;
 		n++;
-	} while (lit(j, ','));
-	return lit(j, ']') ? n : -1;
+	} while (fb_jcur_lit(j, ','));
+	return fb_jcur_lit(j, ']') ? n : -1;
 }
 
 struct parse {
@@ -309,15 +202,15 @@ static int hexval(char c)
 	return -1;
 }
 
-static int eui_value(struct js *j, struct parse *ps)
+static int eui_value(struct fb_jcur *j, struct parse *ps)
 {
 	const char *s;
 	size_t n;
 	bool esc;
-	if (!peek(j, '"'))
-		return skip(j, 1) ? (field_error(ps, FB_NSINT_EFIELD, "the DevEUI is not a string"), 0)
+	if (!fb_jcur_peek(j, '"'))
+		return fb_jcur_skip(j, 1) ? (field_error(ps, FB_NSINT_EFIELD, "the DevEUI is not a string"), 0)
 		                  : FB_NSINT_EJSON;
-	if (!str(j, &s, &n, &esc))
+	if (!fb_jcur_str(j, &s, &n, &esc))
 		return FB_NSINT_EJSON;
 	uint64_t v = 0;
 	bool ok = n == 16 && !esc;
@@ -337,7 +230,7 @@ static int eui_value(struct js *j, struct parse *ps)
 }
 
 /* An unsigned count up to max into *to; *valid false (and a field error) when it is not one. */
-static int counter_value(struct js *j, struct parse *ps, uint64_t max, uint64_t *to, bool *valid,
+static int counter_value(struct fb_jcur *j, struct parse *ps, uint64_t max, uint64_t *to, bool *valid,
                          const char *what)
 {
 	uint64_t v;
@@ -352,18 +245,18 @@ static int counter_value(struct js *j, struct parse *ps, uint64_t max, uint64_t 
 	return 0;
 }
 
-static int data_value(struct js *j, struct parse *ps)
+static int data_value(struct fb_jcur *j, struct parse *ps)
 {
 	const char *s;
 	size_t n;
 	bool esc;
-	if (!peek(j, '"')) {
-		if (!skip(j, 1))
+	if (!fb_jcur_peek(j, '"')) {
+		if (!fb_jcur_skip(j, 1))
 			return FB_NSINT_EJSON;
 		field_error(ps, FB_NSINT_EFIELD, "the payload is not a string");
 		return 0;
 	}
-	if (!str(j, &s, &n, &esc))
+	if (!fb_jcur_str(j, &s, &n, &esc))
 		return FB_NSINT_EJSON;
 	ssize_t len = esc ? -1 : fb_base64_decode(s, n, ps->out->data, sizeof ps->out->data);
 	if (len < 0) {
@@ -375,7 +268,7 @@ static int data_value(struct js *j, struct parse *ps)
 	return 0;
 }
 
-static int gateways_value(struct js *j, struct parse *ps)
+static int gateways_value(struct fb_jcur *j, struct parse *ps)
 {
 	int64_t n = array_count(j);
 	if (n == -1)
@@ -387,7 +280,7 @@ static int gateways_value(struct js *j, struct parse *ps)
 	return 0;
 }
 
-static int fcnt_fport(struct js *j, struct parse *ps, bool fcnt)
+static int fcnt_fport(struct fb_jcur *j, struct parse *ps, bool fcnt)
 {
 	uint64_t v = 0;
 	bool valid = false;
@@ -403,76 +296,76 @@ static int fcnt_fport(struct js *j, struct parse *ps, bool fcnt)
 }
 
 /* ChirpStack: deviceInfo { devEui } */
-static int cs_device_info(struct js *j, const char *k, size_t n, void *arg)
+static int cs_device_info(struct fb_jcur *j, const char *k, size_t n, void *arg)
 {
-	if (key_is(k, n, "devEui"))
+	if (fb_jcur_key_is(k, n, "devEui"))
 		return eui_value(j, arg);
-	return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+	return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 }
 
-static int cs_member(struct js *j, const char *k, size_t n, void *arg)
+static int cs_member(struct fb_jcur *j, const char *k, size_t n, void *arg)
 {
 	struct parse *ps = arg;
-	if (key_is(k, n, "deviceInfo")) {
-		if (!peek(j, '{')) {
+	if (fb_jcur_key_is(k, n, "deviceInfo")) {
+		if (!fb_jcur_peek(j, '{')) {
 			field_error(ps, FB_NSINT_EFIELD, "deviceInfo is not an object");
-			return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+			return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 		}
 		return object(j, cs_device_info, ps);
 	}
-	if (key_is(k, n, "fCnt")) {
+	if (fb_jcur_key_is(k, n, "fCnt")) {
 		ps->has_up = true;
 		return fcnt_fport(j, ps, true);
 	}
-	if (key_is(k, n, "fPort")) {
+	if (fb_jcur_key_is(k, n, "fPort")) {
 		ps->has_up = true;
 		return fcnt_fport(j, ps, false);
 	}
-	if (key_is(k, n, "data")) {
+	if (fb_jcur_key_is(k, n, "data")) {
 		ps->has_up = true;
 		return data_value(j, ps);
 	}
-	if (key_is(k, n, "rxInfo")) {
+	if (fb_jcur_key_is(k, n, "rxInfo")) {
 		ps->has_up = true;
 		return gateways_value(j, ps);
 	}
-	return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+	return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 }
 
 /* TTS: end_device_ids { dev_eui }, uplink_message { f_cnt, f_port, frm_payload, rx_metadata } */
-static int tts_ids(struct js *j, const char *k, size_t n, void *arg)
+static int tts_ids(struct fb_jcur *j, const char *k, size_t n, void *arg)
 {
-	if (key_is(k, n, "dev_eui"))
+	if (fb_jcur_key_is(k, n, "dev_eui"))
 		return eui_value(j, arg);
-	return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+	return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 }
 
-static int tts_uplink(struct js *j, const char *k, size_t n, void *arg)
+static int tts_uplink(struct fb_jcur *j, const char *k, size_t n, void *arg)
 {
 	struct parse *ps = arg;
-	if (key_is(k, n, "f_cnt"))
+	if (fb_jcur_key_is(k, n, "f_cnt"))
 		return fcnt_fport(j, ps, true);
-	if (key_is(k, n, "f_port"))
+	if (fb_jcur_key_is(k, n, "f_port"))
 		return fcnt_fport(j, ps, false);
-	if (key_is(k, n, "frm_payload"))
+	if (fb_jcur_key_is(k, n, "frm_payload"))
 		return data_value(j, ps);
-	if (key_is(k, n, "rx_metadata"))
+	if (fb_jcur_key_is(k, n, "rx_metadata"))
 		return gateways_value(j, ps);
-	return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+	return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 }
 
-static int tts_member(struct js *j, const char *k, size_t n, void *arg)
+static int tts_member(struct fb_jcur *j, const char *k, size_t n, void *arg)
 {
 	struct parse *ps = arg;
-	bool ids = key_is(k, n, "end_device_ids"), up = key_is(k, n, "uplink_message");
+	bool ids = fb_jcur_key_is(k, n, "end_device_ids"), up = fb_jcur_key_is(k, n, "uplink_message");
 	if (!ids && !up)
-		return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+		return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 	if (up)
 		ps->has_up = true;
-	if (!peek(j, '{')) {
+	if (!fb_jcur_peek(j, '{')) {
 		field_error(ps, FB_NSINT_EFIELD, ids ? "end_device_ids is not an object"
 		                                     : "uplink_message is not an object");
-		return skip(j, 1) ? 0 : FB_NSINT_EJSON;
+		return fb_jcur_skip(j, 1) ? 0 : FB_NSINT_EJSON;
 	}
 	return object(j, ids ? tts_ids : tts_uplink, ps);
 }
@@ -496,9 +389,9 @@ enum fb_nsint_parse_result fb_nsint_parse(enum fb_nsint_format f, const char *to
 	out->gateways = 0;
 	out->detail = NULL;
 	struct parse ps = { .out = out };
-	struct js j = { (const char *)json, (const char *)json + len };
+	struct fb_jcur j = { (const char *)json, (const char *)json + len };
 	int rc = object(&j, f == FB_NSINT_TTS ? tts_member : cs_member, &ps);
-	ws(&j);
+	fb_jcur_ws(&j);
 	if (rc < 0 || j.p != j.end) {
 		out->detail = "not a JSON object";
 		return FB_NSINT_EJSON;
