@@ -257,6 +257,7 @@ int fb_bench_prepare(struct fb_bench *b)
 		struct fb_collect_cfg cfg = {
 			.url = b->o.collect_url ? b->o.collect_url : b->target[0],
 			.topic_filter = b->o.collect_topic,
+			.ca = b->o.collect_ca, .cert = b->o.collect_cert, .key = b->o.collect_key,
 		};
 		if (add_collector(b, "mqtt", &cfg))
 			return -1;
@@ -269,6 +270,7 @@ int fb_bench_prepare(struct fb_bench *b)
 	if (b->uses[1] && b->o.collect_lorawan_url) {
 		struct fb_collect_cfg cfg = {
 			.url = b->o.collect_lorawan_url, .topic_filter = b->o.collect_lorawan_topic,
+			.ca = b->o.collect_ca, .cert = b->o.collect_cert, .key = b->o.collect_key,
 		};
 		if (add_collector(b, "lorawan-ns", &cfg))
 			return -1;

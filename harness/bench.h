@@ -28,6 +28,9 @@ struct fb_bench_opts {
 	const char *collect_lorawan_url;    /* --collect-lorawan URL: a network server's MQTT
 	                                       integration (harness/collect_nsint.h) */
 	const char *collect_lorawan_topic;  /* --collect-lorawan-topic FILTER */
+	/* TLS of the --collect and --collect-lorawan connections: the CA to trust (else the
+	 * system's), a client certificate and its key; NULL when not given */
+	const char *collect_ca, *collect_cert, *collect_key;
 	fb_time_us grace;            /* how long collectors wait for stragglers at the end */
 	bool quiet;
 	bool max_mode;               /* --speed max: a message is scheduled when the engine runs it */

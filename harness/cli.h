@@ -40,6 +40,7 @@ struct fb_run_opts {
 	const char *collect_topic;   /* --collect-topic FILTER */
 	const char *collect_lorawan_url;    /* --collect-lorawan URL (a network server's integration) */
 	const char *collect_lorawan_topic;  /* --collect-lorawan-topic FILTER */
+	const char *collect_ca, *collect_cert, *collect_key;   /* --collect-ca/-cert/-key FILE */
 	fb_time_us grace;            /* --grace D: collectors wait this long for stragglers */
 	bool start_at_set;
 	fb_time_us start_at;         /* --start-at RFC3339: wall time the run begins (shards align) */

@@ -60,7 +60,8 @@ static const char run_usage[] =
 "                        ChirpStack v4, tts://host:port for The Things Stack v3;\n"
 "                        chirpstack+mqtts:// and tts+mqtts:// for TLS; user:password@host)\n"
 "  --collect-lorawan-topic F  its topic filter (default application/+/device/+/event/up,\n"
-"                        or v3/+/devices/+/up)\n"
+"                        or v3/+/devices/+/up)\n""  --collect-ca FILE     TLS (mqtts://, +mqtts://): the CA the collectors trust (default: the\n"
+"                        system's); --collect-cert FILE --collect-key FILE: a client certificate\n"
 "  --grace D             how long collectors wait for late messages at the end (default 5s)\n"
 "  --start-at RFC3339    begin at this wall-clock time (aligns the clocks of shard processes)\n"
 "  --junit FILE          one JUnit test case per expectation of the scenario's expect: block\n"
@@ -543,7 +544,8 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 {
 	enum { O_SEED = 256, O_START, O_DURATION, O_SPEED, O_MAXLAG, O_SHARD, O_OUT, O_REPORT,
 	       O_STATE, O_QUIET, O_LOCAL, O_COLLECT, O_COLLECT_TOPIC, O_GRACE, O_START_AT, O_JUNIT,
-	       O_HTML, O_METRICS, O_SHARD_BY, O_COLLECT_LW, O_COLLECT_LW_TOPIC };
+	       O_HTML, O_METRICS, O_SHARD_BY, O_COLLECT_LW, O_COLLECT_LW_TOPIC, O_COLLECT_CA,
+	       O_COLLECT_CERT, O_COLLECT_KEY };
 	static const struct option longopts[] = {
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "start", required_argument, NULL, O_START },
@@ -561,6 +563,9 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 		{ "collect-topic", required_argument, NULL, O_COLLECT_TOPIC },
 		{ "collect-lorawan", required_argument, NULL, O_COLLECT_LW },
 		{ "collect-lorawan-topic", required_argument, NULL, O_COLLECT_LW_TOPIC },
+		{ "collect-ca", required_argument, NULL, O_COLLECT_CA },
+		{ "collect-cert", required_argument, NULL, O_COLLECT_CERT },
+		{ "collect-key", required_argument, NULL, O_COLLECT_KEY },
 		{ "grace", required_argument, NULL, O_GRACE },
 		{ "start-at", required_argument, NULL, O_START_AT },
 		{ "junit", required_argument, NULL, O_JUNIT },
@@ -606,6 +611,15 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 			break;
 		}
 		case O_COLLECT_LW_TOPIC: o->collect_lorawan_topic = optarg; break;
+		case O_COLLECT_CA: case O_COLLECT_CERT: case O_COLLECT_KEY:
+			if (access(optarg, R_OK)) {
+				fb_error("--%s '%s': %s", c == O_COLLECT_CA ? "collect-ca" : c == O_COLLECT_CERT ?
+				         "collect-cert" : "collect-key", optarg, strerror(errno));
+				return -1;
+			}
+			*(c == O_COLLECT_CA ? &o->collect_ca : c == O_COLLECT_CERT ? &o->collect_cert
+			                                                            : &o->collect_key) = optarg;
+			break;
 		case O_JUNIT: o->junit = optarg; break;
 		case O_HTML: o->html = optarg; break;
 		case O_METRICS: {
@@ -664,6 +678,14 @@ static int parse_run_args(int argc, char **argv, struct fb_run_opts *o)
 	}
 	if (o->collect_lorawan_topic && !o->collect_lorawan_url) {
 		fb_error("--collect-lorawan-topic needs --collect-lorawan");
+		return -1;
+	}
+	if ((o->collect_ca || o->collect_cert || o->collect_key) && !o->collect_url && !o->collect_lorawan_url) {
+		fb_error("--collect-ca, --collect-cert and --collect-key go with --collect or --collect-lorawan");
+		return -1;
+	}
+	if (!o->collect_cert != !o->collect_key) {
+		fb_error("--collect-cert and --collect-key go together");
 		return -1;
 	}
 	return 0;
@@ -822,6 +844,7 @@ int fb_cmd_run(int argc, char **argv)
 		.local = r.o.local, .collect_url = r.o.collect_url, .collect_topic = r.o.collect_topic,
 		.collect_lorawan_url = r.o.collect_lorawan_url,
 		.collect_lorawan_topic = r.o.collect_lorawan_topic,
+		.collect_ca = r.o.collect_ca, .collect_cert = r.o.collect_cert, .collect_key = r.o.collect_key,
 		.grace = r.o.grace, .quiet = r.o.quiet, .max_mode = r.o.speed_mode == FB_SPEED_MAX
 	};
 	if (!(r.bench = fb_bench_new(r.loop, r.sc, r.e, &bo, wall_of, &r)) || fb_bench_prepare(r.bench)) {

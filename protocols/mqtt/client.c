@@ -219,7 +219,14 @@ static int out_bytes(struct fb_mqtt_conn *c, const uint8_t *b, size_t n)
 static void log_fail(struct fb_mqtt_pool *p, enum fb_mqtt_fail f, const struct fb_mqtt_conn *c,
                      const char *detail)
 {
-	if (fb_first_time(&p->logged_fail[f]))
+	if (!fb_first_time(&p->logged_fail[f]))
+		return;
+	/* a broker whose certificate cannot be trusted is a setting to fix, not a passing
+	 * failure: an error, shown even with --quiet */
+	if (f == FB_MQTT_FAIL_UNKNOWN_CA || f == FB_MQTT_FAIL_WRONG_HOSTNAME)
+		fb_error("mqtt '%s': %s%s%s (retried with back-off; further ones counted, not logged)",
+		         c->client_id, fb_mqtt_fail_name(f), detail ? ": " : "", detail ? detail : "");
+	else
 		fb_warn("mqtt '%s': %s%s%s (further ones counted, not logged)", c->client_id,
 		        fb_mqtt_fail_name(f), detail ? ": " : "", detail ? detail : "");
 }
