@@ -1,10 +1,10 @@
 /* libFuzzer harness: the JSON of a PUSH_DATA as the bench's LoRaWAN network-server collector
- * reads it (harness/collect_lorawan.c, its own non-allocating reader, reached here by including
+ * reads it (harness/collect_lorawan.c on the cursor of harness/jcur.h, reached here by including
  * the file). The bytes are the datagram after its 12-byte header, NUL-terminated as the
  * collector's receive buffer is. Each rxpk object is read as the collector reads it, and its
  * data base64-decoded into a PHYPayload buffer. Checked: nothing is read past the datagram, a
  * string points inside it, numbers convert without undefined behaviour (UBSan), and a document
- * the reader accepts is one that skip() also walks. Seeds: fixtures/fuzz/push/. */
+ * the reader accepts is one that fb_jcur_skip() also walks. Seeds: fixtures/fuzz/push/. */
 #include "harness/collect_lorawan.c"
 #include "fuzz/fuzz.h"
 
@@ -18,27 +18,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *end = buf + size;
 
 	/* push_json's walk, with the rxpk objects checked instead of handed to the collector */
-	struct js j = { buf, end };
+	struct fb_jcur j = { buf, end };
 	bool whole = false;
-	if (lit(&j, '{')) {
-		if (lit(&j, '}')) {
+	if (fb_jcur_lit(&j, '{')) {
+		if (fb_jcur_lit(&j, '}')) {
 			whole = true;
 		} else {
 			bool ok = true;
 			do {
 				const char *k;
 				size_t kn;
-				if (!str(&j, &k, &kn) || !lit(&j, ':')) {
+				if (!fb_jcur_str(&j, &k, &kn, NULL) || !fb_jcur_lit(&j, ':')) {
 					ok = false;
 					break;
 				}
 				FB_FUZZ_CHECK(k >= buf && k + kn <= end);
-				if (key_is(k, kn, "rxpk")) {
-					if (!lit(&j, '[')) {
+				if (fb_jcur_key_is(k, kn, "rxpk")) {
+					if (!fb_jcur_lit(&j, '[')) {
 						ok = false;
 						break;
 					}
-					if (lit(&j, ']'))
+					if (fb_jcur_lit(&j, ']'))
 						continue;
 					do {
 						struct rx r;
@@ -53,23 +53,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							ssize_t n = fb_base64_decode(r.data, r.data_len, phy, sizeof phy);
 							FB_FUZZ_CHECK(n >= -1 && n <= (ssize_t)sizeof phy);
 						}
-					} while (ok && lit(&j, ','));
-					if (!ok || !lit(&j, ']')) {
+					} while (ok && fb_jcur_lit(&j, ','));
+					if (!ok || !fb_jcur_lit(&j, ']')) {
 						ok = false;
 						break;
 					}
-				} else if (!skip(&j, 1)) {
+				} else if (!fb_jcur_skip(&j, 1)) {
 					ok = false;
 					break;
 				}
-			} while (lit(&j, ','));
-			whole = ok && lit(&j, '}');
+			} while (fb_jcur_lit(&j, ','));
+			whole = ok && fb_jcur_lit(&j, '}');
 		}
 	}
 	FB_FUZZ_CHECK(j.p >= buf && j.p <= end);
 	/* the generic walker over the same bytes */
-	struct js k = { buf, end };
-	bool walked = skip(&k, 0);
+	struct fb_jcur k = { buf, end };
+	bool walked = fb_jcur_skip(&k, 0);
 	FB_FUZZ_CHECK(k.p >= buf && k.p <= end);
 	if (whole)
 		FB_FUZZ_CHECK(walked);
