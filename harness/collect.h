@@ -130,6 +130,14 @@ extern const struct fb_collector_ops fb_collector_mqtt, fb_collector_lorawan, fb
 extern const struct fb_collector_ops fb_collector_nsint;
 const struct fb_collector_ops *fb_collector_find(const char *name);
 
+/* The MQTT settings of the bench's subscribers (the MQTT collector, the network-server
+ * integration collector): MQTT 5, a 1 MiB packet limit, reconnects from 200 ms to 5 s with
+ * jitter, cfg's TLS files. Resolves host (before the loop runs); tls_host must outlive the pool.
+ * Returns 0, or -1 after fb_error. */
+struct fb_mqtt_pool_config;
+int fb_collect_mqtt_config(struct fb_mqtt_pool_config *pc, const char *host, uint16_t port, bool tls,
+                           const char *tls_host, const struct fb_collect_cfg *cfg, uint64_t seed);
+
 /* CLOCK_REALTIME now in µs, as recv_wall uses. */
 fb_time_us fb_wall_now_us(void);
 

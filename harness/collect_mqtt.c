@@ -812,10 +812,10 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 	c->env = *env;
 	c->cfg = *cfg;
 	struct fb_mqtt_pool_config pc;
-	memset(&pc, 0, sizeof pc);
 	char host[256];
 	uint16_t port = 0;
-	if (parse_url(cfg->url, host, sizeof host, &port, &pc.tls))
+	bool tls = false;
+	if (parse_url(cfg->url, host, sizeof host, &port, &tls))
 		goto fail;
 	if (env->scenario) {
 		if (build_devices(c))
@@ -846,23 +846,10 @@ static struct fb_collector *mqtt_create(const struct fb_collect_env *env, const 
 	} else if (derive_filters(c, 0)) {
 		goto fail;
 	}
-	if (fb_mqtt_resolve(host, port, &pc.addr, &pc.addrlen))
-		goto fail;
-	pc.version = FB_MQTT_V5;
-	pc.keepalive_s = 30;
-	pc.inflight = 20;
-	pc.reconnect_min_us = 200 * FB_US_PER_MS;
-	pc.reconnect_max_us = 5 * FB_US_PER_S;
-	pc.reconnect_jitter = 0.5;
-	pc.connect_timeout_us = 10 * FB_US_PER_S;
-	pc.max_packet = 1 << 20;
-	pc.max_queued = 1000;
-	pc.seed = env->scenario ? env->scenario->seed : 1;
 	snprintf(c->tls_host, sizeof c->tls_host, "%s", host);
-	pc.tls_host = pc.tls ? c->tls_host : NULL;
-	pc.tls_ca = cfg->ca;
-	pc.tls_cert = cfg->cert;
-	pc.tls_key = cfg->key;
+	if (fb_collect_mqtt_config(&pc, host, port, tls, c->tls_host, cfg,
+	                           env->scenario ? env->scenario->seed : 1))
+		goto fail;
 	struct fb_mqtt_callbacks cb = { .arg = c, .on_up = on_up, .on_message = on_message };
 	if (!(c->pool = fb_mqtt_pool_new(env->loop, &pc, &cb)))
 		goto fail;

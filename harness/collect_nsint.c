@@ -695,24 +695,9 @@ static struct fb_collector *ns_create(const struct fb_collect_env *env, const st
 		goto fail;
 	c->filter = cfg->topic_filter ? cfg->topic_filter : fb_nsint_default_filter(c->url.format);
 	struct fb_mqtt_pool_config pc;
-	memset(&pc, 0, sizeof pc);
-	if (fb_mqtt_resolve(c->url.host, c->url.port, &pc.addr, &pc.addrlen))
+	if (fb_collect_mqtt_config(&pc, c->url.host, c->url.port, c->url.tls, c->url.host, cfg,
+	                           env->scenario->seed))
 		goto fail;
-	pc.version = FB_MQTT_V5;
-	pc.keepalive_s = 30;
-	pc.inflight = 20;
-	pc.reconnect_min_us = 200 * FB_US_PER_MS;
-	pc.reconnect_max_us = 5 * FB_US_PER_S;
-	pc.reconnect_jitter = 0.5;
-	pc.connect_timeout_us = 10 * FB_US_PER_S;
-	pc.max_packet = 1 << 20;
-	pc.max_queued = 1000;
-	pc.seed = env->scenario->seed;
-	pc.tls = c->url.tls;
-	pc.tls_host = pc.tls ? c->url.host : NULL;
-	pc.tls_ca = cfg->ca;
-	pc.tls_cert = cfg->cert;
-	pc.tls_key = cfg->key;
 	struct fb_mqtt_callbacks cb = { .arg = c, .on_up = on_up, .on_down = on_down, .on_message = on_message };
 	if (!(c->pool = fb_mqtt_pool_new(env->loop, &pc, &cb)))
 		goto fail;
