@@ -12,6 +12,7 @@ keep_going
 port=$(free_port)
 mosquitto_conf "$port" "persistence true" "persistence_location $T/" "max_queued_messages 0" \
   "log_dest file $T/mosquitto.log" "log_type all" > "$T/mosquitto.conf"
+published_at_least() { [ "$(published)" -ge "$1" ]; }
 published() { grep -c 'Received PUBLISH from noise' "$T/mosquitto.log" 2>/dev/null; }
 # report FILE FIELD: bench.protocols.mqtt.FIELD of a JSON report
 report() { json_field "$1" "r.bench.protocols.mqtt['$2']"; }
@@ -37,8 +38,7 @@ YAML
       --report "$T/r$qos.json" > "$T/run$qos.out" 2>&1 &
   local run=$!
   pids+=($run)
-  for i in $(seq 400); do [ "$(published)" -ge 300 ] && break; sleep 0.02; done
-  [ "$(published)" -ge 300 ] || { fail "qos $qos: the fleet did not publish"; cat "$T/run$qos.out"; return; }
+  poll 8 published_at_least 300 || { fail "qos $qos: the fleet did not publish"; cat "$T/run$qos.out"; return; }
   kill -TERM "$mosquitto_pid"; wait "$mosquitto_pid" 2>/dev/null
   local at=$(published)
   start_mosquitto "$T/mosquitto.conf" "$port"
